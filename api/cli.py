@@ -1,0 +1,61 @@
+"""The ``delegraph`` command line."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.console import Console
+
+from delegraph.api import neo4j_local
+
+app = typer.Typer(no_args_is_help=True, help="delegraph: a policy decision point for AI agents.")
+neo4j_app = typer.Typer(no_args_is_help=True, help="Run a local Neo4j server (no Docker needed).")
+app.add_typer(neo4j_app, name="neo4j")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _local_config() -> neo4j_local.LocalNeo4jConfig:
+    try:
+        return neo4j_local.LocalNeo4jConfig.from_env()
+    except neo4j_local.LocalNeo4jError as error:
+        errors.print(f"error: {error}")
+        raise typer.Exit(error.exit_code) from error
+
+
+@neo4j_app.command("start")
+def neo4j_start() -> None:
+    """Start Neo4j on 127.0.0.1 (Bolt 7687, HTTP 7474) and wait until it answers."""
+    config = _local_config()
+    try:
+        _, message = neo4j_local.start(config)
+    except neo4j_local.LocalNeo4jError as error:
+        errors.print(f"error: {error}")
+        raise typer.Exit(error.exit_code) from error
+    console.print(message)
+    console.print(f"bolt URI:      {config.bolt_uri}")
+    console.print(f"Neo4j Browser: {config.browser_url}")
+    console.print(f"user neo4j, password in {config.password_file}")
+
+
+@neo4j_app.command("stop")
+def neo4j_stop() -> None:
+    """Stop the Neo4j server that ``delegraph neo4j start`` started."""
+    _, message = neo4j_local.stop(_local_config())
+    console.print(message)
+
+
+@neo4j_app.command("status")
+def neo4j_status() -> None:
+    """Print whether the local Neo4j server is running; exit 1 if it is not."""
+    running, message = neo4j_local.status(_local_config())
+    console.print(message)
+    if not running:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app()

@@ -1,0 +1,190 @@
+"""The decision store: one Neo4j driver, read and write transactions, bookmarks.
+
+Everything that talks to Neo4j goes through :class:`Store`, so connection
+errors are mapped in one place to :class:`StoreUnavailable` (retryable; the
+API answers 503 and denies) and bookmarks become opaque consistency tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import GraphDatabase, ManagedTransaction, Query
+from neo4j.exceptions import (
+    ClientError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+logger = logging.getLogger("delegraph.store")
+
+SCHEMA_VERSION = 1
+
+T = TypeVar("T")
+Work = Callable[[ManagedTransaction], T]
+
+
+class StoreError(Exception):
+    """Neo4j failed in a way that is not the caller's fault."""
+
+    retryable = False
+
+
+class StoreUnavailable(StoreError):
+    """Neo4j is unreachable, timed out or is not ready: deny and answer 503."""
+
+    retryable = True
+
+
+class InvalidConsistencyToken(ValueError):
+    """A consistency token that this store did not issue."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """The result of a write transaction and the token that sees it."""
+
+    value: Any
+    consistency_token: str
+
+
+def encode_token(bookmarks: neo4j.Bookmarks) -> str:
+    raw = json.dumps(sorted(bookmarks.raw_values)).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str) -> neo4j.Bookmarks:
+    """Turn a consistency token back into driver bookmarks, or raise InvalidConsistencyToken."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise InvalidConsistencyToken(token) from error
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidConsistencyToken(token)
+    return neo4j.Bookmarks.from_raw_values(values)
+
+
+class Store:
+    """A pooled Neo4j driver plus the database name and the query timeout."""
+
+    def __init__(
+        self,
+        uri: str,
+        auth: tuple[str, str],
+        database: str = "neo4j",
+        query_timeout: float = 5.0,
+        max_pool_size: int = 64,
+    ) -> None:
+        self.uri = uri
+        self.database = database
+        self.query_timeout = query_timeout
+        self.driver = GraphDatabase.driver(
+            uri,
+            auth=auth,
+            max_connection_pool_size=max_pool_size,
+            connection_acquisition_timeout=query_timeout,
+            connection_timeout=min(query_timeout, 5.0),
+            max_transaction_retry_time=query_timeout,
+            liveness_check_timeout=30.0,
+        )
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def query(self, text: str, timeout: float | None = None) -> Query:
+        """Wrap query text with the server-side transaction timeout."""
+        return Query(text, timeout=timeout or self.query_timeout)  # type: ignore[arg-type]
+
+    @contextmanager
+    def _mapped_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (ServiceUnavailable, SessionExpired, TransientError) as error:
+            logger.warning("neo4j unavailable uri=%s error=%s", self.uri, error)
+            raise StoreUnavailable(str(error)) from error
+        except ClientError as error:
+            if (error.code or "").startswith("Neo.ClientError.Transaction.Transaction"):
+                logger.warning("neo4j query timed out uri=%s error=%s", self.uri, error)
+                raise StoreUnavailable(f"query timed out: {error.message}") from error
+            raise
+        except (DriverError, OSError) as error:
+            if isinstance(error, Neo4jError):
+                raise
+            logger.warning("neo4j driver error uri=%s error=%s", self.uri, error)
+            raise StoreUnavailable(str(error)) from error
+
+    def read(self, work: Work[T], consistency_token: str | None = None) -> T:
+        """Run ``work`` in a read transaction (routed to secondaries on a cluster)."""
+        bookmarks = decode_token(consistency_token) if consistency_token else None
+        with self._mapped_errors():
+            with self.driver.session(
+                database=self.database,
+                default_access_mode=neo4j.READ_ACCESS,
+                bookmarks=bookmarks,
+            ) as session:
+                return session.execute_read(work)
+
+    def write(self, work: Work[T], consistency_token: str | None = None) -> Written:
+        """Run ``work`` in a write transaction and return its consistency token."""
+        bookmarks = decode_token(consistency_token) if consistency_token else None
+        with self._mapped_errors():
+            with self.driver.session(
+                database=self.database, bookmarks=bookmarks
+            ) as session:
+                value = session.execute_write(work)
+                token = encode_token(session.last_bookmarks())
+        return Written(value, token)
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless Neo4j answers a trivial query."""
+        with self._mapped_errors():
+            self.driver.verify_connectivity()
+
+    def apply_schema(self) -> int:
+        """Create the constraints and indexes of schema.cypher and record the version."""
+        with self._mapped_errors():
+            for statement in schema_statements():
+                self.driver.execute_query(statement, database_=self.database)
+            self.driver.execute_query(
+                "MERGE (s:DelegraphSchema {name: 'delegraph'}) "
+                "SET s.version = $version, s.applied_at = datetime()",
+                version=SCHEMA_VERSION,
+                database_=self.database,
+            )
+        logger.info("schema version=%d applied uri=%s", SCHEMA_VERSION, self.uri)
+        return SCHEMA_VERSION
+
+    def schema_version(self) -> int | None:
+        """Return the schema version stored in the graph, or None if never applied."""
+        with self._mapped_errors():
+            records, _, _ = self.driver.execute_query(
+                "MATCH (s:DelegraphSchema {name: 'delegraph'}) RETURN s.version AS v",
+                database_=self.database,
+                routing_=neo4j.RoutingControl.READ,
+            )
+        return records[0]["v"] if records else None
+
+
+def schema_statements() -> list[str]:
+    """Return the statements of schema.cypher, comments removed."""
+    text = resources.files("delegraph.cypher").joinpath("schema.cypher").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("//")]
+    return [part.strip() for part in "\n".join(lines).split(";\n") if part.strip()]
+
+
+def run(tx: ManagedTransaction, text: str, params: Mapping[str, Any]) -> list[neo4j.Record]:
+    """Run one query inside ``tx`` and return all its records."""
+    return list(tx.run(text, params))
