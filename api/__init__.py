@@ -1,1 +1,1 @@
-"""x"""
+"""delegraph.api: the FastAPI application and the command line."""

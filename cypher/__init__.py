@@ -1,1 +1,1 @@
-"""x"""
+"""delegraph.cypher: the Neo4j store, the check compiler and the .cypher files."""

@@ -1,1 +1,1 @@
-"""x"""
+"""delegraph.engine: the domain model, the rules and the decisions."""
