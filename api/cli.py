@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 
 import typer
+from delegraph.api import neo4j_local
 from rich.console import Console
 
-from delegraph.api import neo4j_local
-
-app = typer.Typer(no_args_is_help=True, help="delegraph: a policy decision point for AI agents.")
-neo4j_app = typer.Typer(no_args_is_help=True, help="Run a local Neo4j server (no Docker needed).")
+app = typer.Typer(
+    no_args_is_help=True, help="delegraph: a policy decision point for AI agents."
+)
+neo4j_app = typer.Typer(
+    no_args_is_help=True, help="Run a local Neo4j server (no Docker needed)."
+)
 app.add_typer(neo4j_app, name="neo4j")
 
 console = Console()
@@ -57,5 +60,7 @@ def neo4j_status() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     app()

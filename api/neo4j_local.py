@@ -8,6 +8,7 @@ folder (``neo4j-local/run`` unless ``DELEGRAPH_NEO4J_DIR`` names another).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -356,7 +357,9 @@ def stop(config: LocalNeo4jConfig, timeout: float = 60.0) -> tuple[bool, str]:
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     if _alive(pid):
-        logger.warning("Neo4j pid=%d ignored SIGTERM for %.0f s; killing it", pid, timeout)
+        logger.warning(
+            "Neo4j pid=%d ignored SIGTERM for %.0f s; killing it", pid, timeout
+        )
         os.kill(pid, signal.SIGKILL)
     _reap(pid)
     config.pid_file.unlink(missing_ok=True)
@@ -365,10 +368,8 @@ def stop(config: LocalNeo4jConfig, timeout: float = 60.0) -> tuple[bool, str]:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def status(config: LocalNeo4jConfig) -> tuple[bool, str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from delegraph.api import neo4j_local
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from delegraph.api import neo4j_local
 
 
 class Settings(BaseSettings):

@@ -129,23 +129,25 @@ class Store:
     def read(self, work: Work[T], consistency_token: str | None = None) -> T:
         """Run ``work`` in a read transaction (routed to secondaries on a cluster)."""
         bookmarks = decode_token(consistency_token) if consistency_token else None
-        with self._mapped_errors():
-            with self.driver.session(
+        with (
+            self._mapped_errors(),
+            self.driver.session(
                 database=self.database,
                 default_access_mode=neo4j.READ_ACCESS,
                 bookmarks=bookmarks,
-            ) as session:
-                return session.execute_read(work)
+            ) as session,
+        ):
+            return session.execute_read(work)
 
     def write(self, work: Work[T], consistency_token: str | None = None) -> Written:
         """Run ``work`` in a write transaction and return its consistency token."""
         bookmarks = decode_token(consistency_token) if consistency_token else None
-        with self._mapped_errors():
-            with self.driver.session(
-                database=self.database, bookmarks=bookmarks
-            ) as session:
-                value = session.execute_write(work)
-                token = encode_token(session.last_bookmarks())
+        with (
+            self._mapped_errors(),
+            self.driver.session(database=self.database, bookmarks=bookmarks) as session,
+        ):
+            value = session.execute_write(work)
+            token = encode_token(session.last_bookmarks())
         return Written(value, token)
 
     def ping(self) -> None:
@@ -185,6 +187,8 @@ def schema_statements() -> list[str]:
     return [part.strip() for part in "\n".join(lines).split(";\n") if part.strip()]
 
 
-def run(tx: ManagedTransaction, text: str, params: Mapping[str, Any]) -> list[neo4j.Record]:
+def run(
+    tx: ManagedTransaction, text: str, params: Mapping[str, Any]
+) -> list[neo4j.Record]:
     """Run one query inside ``tx`` and return all its records."""
     return list(tx.run(text, params))

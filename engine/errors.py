@@ -28,7 +28,9 @@ class DelegraphError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, field: str | None = None, value: Any = None) -> None:
+    def __init__(
+        self, message: str, field: str | None = None, value: Any = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field

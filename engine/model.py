@@ -118,7 +118,10 @@ class Chain:
         return {
             "principals": list(self.principals),
             "delegations": list(self.delegations),
-            "grant": {"principal": self.grant_principal, "resource": self.grant_resource},
+            "grant": {
+                "principal": self.grant_principal,
+                "resource": self.grant_resource,
+            },
         }
 
 

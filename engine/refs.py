@@ -51,11 +51,15 @@ def parse_ref(value: object, field: str) -> Ref:
     """Parse ``kind:id`` or raise InvalidRequest naming ``field`` and the value."""
     if not isinstance(value, str):
         raise InvalidRequest(
-            f"{field} must be a string 'kind:id', got {type(value).__name__}", field, value
+            f"{field} must be a string 'kind:id', got {type(value).__name__}",
+            field,
+            value,
         )
     kind, colon, ident = value.partition(":")
     if not colon:
-        raise InvalidRequest(f"{field} {value!r} is not of the form 'kind:id'", field, value)
+        raise InvalidRequest(
+            f"{field} {value!r} is not of the form 'kind:id'", field, value
+        )
     if not KIND_PATTERN.fullmatch(kind):
         raise InvalidRequest(
             f"{field} {value!r} has kind {kind!r}; a kind is lower-case letters, digits, "
@@ -83,11 +87,15 @@ def validate_id(ident: str, field: str, whole: object | None = None) -> str:
             f"{field} {shown!r} has leading or trailing whitespace", field, shown
         )
     if _has_control(ident):
-        raise InvalidRequest(f"{field} {shown!r} contains control characters", field, shown)
+        raise InvalidRequest(
+            f"{field} {shown!r} contains control characters", field, shown
+        )
     return ident
 
 
-def parse_principal(value: object, field: str, kinds: tuple[str, ...] = PRINCIPAL_KINDS) -> Ref:
+def parse_principal(
+    value: object, field: str, kinds: tuple[str, ...] = PRINCIPAL_KINDS
+) -> Ref:
     """Parse a principal ref whose kind is one of ``kinds``."""
     ref = parse_ref(value, field)
     if ref.kind not in kinds:

@@ -61,7 +61,9 @@ class Engine:
 
         return delegations.create(self, delegation, created_by)
 
-    def revoke(self, delegation_id: str, revoked_by: str, reason: str | None = None) -> Any:
+    def revoke(
+        self, delegation_id: str, revoked_by: str, reason: str | None = None
+    ) -> Any:
         from delegraph.engine import delegations
 
         return delegations.revoke(self, delegation_id, revoked_by, reason)

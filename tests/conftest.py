@@ -6,7 +6,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
 from delegraph.api import neo4j_local
 from delegraph.cypher.store import Store
 from neo4j_target import Target, choose_target
@@ -60,7 +59,7 @@ def store(neo4j_connection: tuple[str, str, str]) -> Iterator[Store]:
     try:
         session_store.ping()
         session_store.apply_schema()
-    except Exception as error:  # noqa: BLE001 - any failure here ends the run
+    except Exception as error:
         session_store.close()
         pytest.fail(FAILURE_HELP + repr(error), pytrace=False)
     yield session_store

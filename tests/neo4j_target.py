@@ -52,4 +52,6 @@ def choose_target(
         return Target("env", f"NEO4J_URI={env['NEO4J_URI']}")
     if env.get("DELEGRAPH_TEST_NO_DOCKER") != "1" and docker_available():
         return Target("docker", "a Docker engine answers: testcontainers neo4j:5.26")
-    return Target("local", "no NEO4J_URI and no Docker engine: local neo4j-local server")
+    return Target(
+        "local", "no NEO4J_URI and no Docker engine: local neo4j-local server"
+    )

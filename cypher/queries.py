@@ -1,0 +1,33 @@
+"""Named Cypher queries loaded from the package's .cypher files.
+
+A query file holds several queries, each introduced by a line
+``// query: NAME``. Queries take all input as parameters; none is built by
+string formatting.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+HEADER = re.compile(r"^// query: ([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+@cache
+def _load(file_name: str) -> dict[str, str]:
+    text = resources.files("delegraph.cypher").joinpath(file_name).read_text()
+    parts = HEADER.split(text)
+    # parts = [preamble, name1, body1, name2, body2, ...]
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        lines = [
+            line for line in body.splitlines() if not line.lstrip().startswith("//")
+        ]
+        queries[name] = "\n".join(lines).strip()
+    return queries
+
+
+def query(file_name: str, name: str) -> str:
+    """Return the text of query ``name`` in ``file_name`` (KeyError if absent)."""
+    return _load(file_name)[name]
