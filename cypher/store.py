@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -106,7 +106,7 @@ class Store:
 
     def query(self, text: str, timeout: float | None = None) -> Query:
         """Wrap query text with the server-side transaction timeout."""
-        return Query(text, timeout=timeout or self.query_timeout)  # type: ignore[arg-type]
+        return Query(text, timeout=timeout or self.query_timeout)
 
     @contextmanager
     def _mapped_errors(self) -> Iterator[None]:
@@ -186,9 +186,3 @@ def schema_statements() -> list[str]:
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("//")]
     return [part.strip() for part in "\n".join(lines).split(";\n") if part.strip()]
 
-
-def run(
-    tx: ManagedTransaction, text: str, params: Mapping[str, Any]
-) -> list[neo4j.Record]:
-    """Run one query inside ``tx`` and return all its records."""
-    return list(tx.run(text, params))
