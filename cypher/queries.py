@@ -31,3 +31,28 @@ def _load(file_name: str) -> dict[str, str]:
 def query(file_name: str, name: str) -> str:
     """Return the text of query ``name`` in ``file_name`` (KeyError if absent)."""
     return _load(file_name)[name]
+
+
+BOUND = re.compile(r"\{\{([A-Z_]+)\}\}")
+MAX_BOUND = 1000
+
+
+def bounded_query(file_name: str, name: str, **bounds: int) -> str:
+    """Return query ``name`` with each ``{{NAME}}`` path bound set from ``bounds``.
+
+    Cypher accepts no parameters in variable-length bounds, so the bound is
+    part of the text. Only integers from 0 to MAX_BOUND are formatted in.
+    """
+    text = query(file_name, name)
+
+    def replace(match: re.Match[str]) -> str:
+        value = bounds[match.group(1)]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"path bound {match.group(1)} must be an int")
+        if not 0 <= value <= MAX_BOUND:
+            raise ValueError(
+                f"path bound {match.group(1)}={value} is outside 0..{MAX_BOUND}"
+            )
+        return str(value)
+
+    return BOUND.sub(replace, text)
