@@ -42,7 +42,7 @@ class LocalNeo4jError(Exception):
 
 
 def project_root() -> Path:
-    """Return the checkout that holds ``neo4j-local/`` (editable installs) or the cwd."""
+    """Return the checkout that contains ``neo4j-local/`` (editable installs) or the cwd."""
     here = Path(__file__).resolve().parents[1]
     if (here / "neo4j-local" / "pom.xml").exists():
         return here
@@ -51,7 +51,7 @@ def project_root() -> Path:
 
 @dataclass(frozen=True)
 class LocalNeo4jConfig:
-    """Where the local server keeps its files and which ports and memory it uses."""
+    """File locations, ports and memory sizes of the local server."""
 
     pom_dir: Path
     run_dir: Path
@@ -138,7 +138,7 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child (started by this very process) still answers kill(0).
+    # A zombie child (started by this very process) still passes kill(0).
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -340,7 +340,7 @@ def _wait_for_bolt(
                 f"Remove {config.run_dir} to start from an empty store."
             ) from error
     raise LocalNeo4jError(
-        f"Neo4j did not answer on {config.bolt_uri} within {timeout:.0f} s; "
+        f"Neo4j did not accept a query on {config.bolt_uri} within {timeout:.0f} s; "
         f"see {config.console_log}"
     )
 

@@ -43,7 +43,7 @@ class StoreError(Exception):
 
 
 class StoreUnavailable(StoreError):
-    """Neo4j is unreachable, timed out or is not ready: deny and answer 503."""
+    """Neo4j is unreachable, timed out or is not ready: deny and return 503."""
 
     retryable = True
 
@@ -54,7 +54,7 @@ class InvalidConsistencyToken(ValueError):
 
 @dataclass(frozen=True)
 class Written:
-    """The result of a write transaction and the token that sees it."""
+    """The result of a write transaction and the consistency token that reads it back."""
 
     value: Any
     consistency_token: str
@@ -151,7 +151,7 @@ class Store:
         return Written(value, token)
 
     def ping(self) -> None:
-        """Raise StoreUnavailable unless Neo4j answers a trivial query."""
+        """Raise StoreUnavailable unless Neo4j accepts a connection."""
         with self._mapped_errors():
             self.driver.verify_connectivity()
 

@@ -3,9 +3,9 @@
 A document is a mapping with the keys ``users``, ``groups``, ``agents``,
 ``workloads``, ``resources``, ``memberships``, ``grants`` and ``delegations``.
 Parsing validates every field and names it in the error
-(``delegations[2].expires_at``); it checks references within the document
-but not against the graph, which :func:`delegraph.engine.graph.import_document`
-does in the same transaction as the write.
+(``delegations[2].expires_at``). It checks references within the document
+only. :func:`delegraph.engine.graph.import_document` checks the rest against
+the graph before its first write.
 """
 
 from __future__ import annotations
