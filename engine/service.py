@@ -11,11 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from delegraph.cypher.store import Store
-from delegraph.engine.model import CheckRequest, Decision, Delegation, Document, Grant
+from delegraph.engine.model import (
+    CheckRequest,
+    Decision,
+    Delegation,
+    Document,
+    Grant,
+    Membership,
+    Principal,
+    Resource,
+)
 from delegraph.engine.refs import Ref
+
+if TYPE_CHECKING:
+    from delegraph.engine.crud import Deleted, Page, Saved
+    from delegraph.engine.delegations import DelegationWritten, Revocation, SwitchResult
+    from delegraph.engine.impact import Impact
 
 
 def utc_now() -> datetime:
@@ -56,22 +70,153 @@ class Engine:
 
         return graph.export_document(self.store, consistency_token)
 
-    def create_delegation(self, delegation: Delegation, created_by: str) -> Any:
+    def create_delegation(
+        self, delegation: Delegation, created_by: str
+    ) -> DelegationWritten:
         from delegraph.engine import delegations
 
         return delegations.create(self, delegation, created_by)
 
     def revoke(
         self, delegation_id: str, revoked_by: str, reason: str | None = None
-    ) -> Any:
+    ) -> Revocation:
         from delegraph.engine import delegations
 
         return delegations.revoke(self, delegation_id, revoked_by, reason)
 
-    def disable(self, ref: Ref, disabled_by: str) -> Any:
+    def disable(self, ref: Ref, disabled_by: str) -> SwitchResult:
         from delegraph.engine import delegations
 
         return delegations.disable(self, ref, disabled_by)
+
+    def enable(self, ref: Ref, enabled_by: str) -> SwitchResult:
+        from delegraph.engine import delegations
+
+        return delegations.enable(self, ref, enabled_by)
+
+    def impact(
+        self, delegation_id: str, consistency_token: str | None = None
+    ) -> Impact:
+        from delegraph.engine import delegations
+
+        return delegations.impact(self, delegation_id, consistency_token)
+
+    def get_delegation(
+        self, delegation_id: str, consistency_token: str | None = None
+    ) -> Delegation:
+        from delegraph.engine import crud
+
+        return crud.get_delegation(self, delegation_id, consistency_token)
+
+    def list_delegations(
+        self,
+        source: Ref | None = None,
+        target: Ref | None = None,
+        include_revoked: bool = False,
+        limit: int = 100,
+        page_token: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Page[Delegation]:
+        from delegraph.engine import crud
+
+        return crud.list_delegations(
+            self, source, target, include_revoked, limit, page_token, consistency_token
+        )
+
+    # CRUD (module ``crud``).
+    def upsert_principal(self, principal: Principal) -> Saved[Principal]:
+        from delegraph.engine import crud
+
+        return crud.upsert_principal(self, principal)
+
+    def get_principal(
+        self, ref: Ref, consistency_token: str | None = None
+    ) -> Principal:
+        from delegraph.engine import crud
+
+        return crud.get_principal(self, ref, consistency_token)
+
+    def list_principals(
+        self,
+        kind: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Page[Principal]:
+        from delegraph.engine import crud
+
+        return crud.list_principals(self, kind, limit, page_token, consistency_token)
+
+    def delete_principal(self, ref: Ref, force: bool = False) -> Deleted:
+        from delegraph.engine import crud
+
+        return crud.delete_principal(self, ref, force)
+
+    def upsert_resource(self, resource: Resource) -> Saved[Resource]:
+        from delegraph.engine import crud
+
+        return crud.upsert_resource(self, resource)
+
+    def get_resource(self, ref: Ref, consistency_token: str | None = None) -> Resource:
+        from delegraph.engine import crud
+
+        return crud.get_resource(self, ref, consistency_token)
+
+    def list_resources(
+        self,
+        resource_type: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Page[Resource]:
+        from delegraph.engine import crud
+
+        return crud.list_resources(
+            self, resource_type, limit, page_token, consistency_token
+        )
+
+    def delete_resource(self, ref: Ref, force: bool = False) -> Deleted:
+        from delegraph.engine import crud
+
+        return crud.delete_resource(self, ref, force)
+
+    def add_membership(self, membership: Membership) -> Saved[Membership]:
+        from delegraph.engine import crud
+
+        return crud.add_membership(self, membership)
+
+    def list_memberships(
+        self,
+        member: Ref | None = None,
+        group: Ref | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Page[Membership]:
+        from delegraph.engine import crud
+
+        return crud.list_memberships(
+            self, member, group, limit, page_token, consistency_token
+        )
+
+    def remove_membership(self, membership: Membership) -> str:
+        from delegraph.engine import crud
+
+        return crud.remove_membership(self, membership)
+
+    def list_grants(
+        self,
+        principal: Ref | None = None,
+        resource: Ref | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Page[Grant]:
+        from delegraph.engine import crud
+
+        return crud.list_grants(
+            self, principal, resource, limit, page_token, consistency_token
+        )
 
     def delete_grant(self, principal: Ref, resource: Ref) -> Any:
         from delegraph.engine import graph
