@@ -235,6 +235,10 @@ def _require_authority(
     if not unheld:
         return
 
+    # NOTE: an incoming delegation is trusted as it is stored. Whether the
+    # principals above it still hold the actions is not re-checked here, and
+    # a mix (own grant for some actions, incoming delegation for the rest) is
+    # rejected.
     incoming = _incoming(tx, d.source) if d.source.kind in DELEGATES else []
     if incoming:
         live = [(i, disabled) for i, disabled in incoming if _usable(i, disabled, now)]

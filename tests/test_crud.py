@@ -90,7 +90,8 @@ def test_page_token_checked(engine: Engine) -> None:
         engine.list_principals(kind="agent", page_token=token)
     assert other_filter.value.field == "page_token"
     with pytest.raises(InvalidRequest) as garbage:
-        engine.list_principals(page_token="not-a-token!")
+        malformed = "not-a-token!"
+        engine.list_principals(page_token=malformed)
     assert garbage.value.field == "page_token"
     with pytest.raises(InvalidRequest) as limit:
         engine.list_principals(limit=0)
