@@ -4,8 +4,12 @@
 // are left out) with their OWNED_BY, MEMBER_OF and CHILD_OF relationships, the
 // HAS_ACCESS grants that have not expired and the live DELEGATES_TO edges
 // (unrevoked, not_before <= now < expires_at, neither end disabled). Disabled
-// principals stay visible but carry no live delegation. Revoked and expired
-// edges are left out: revoked_cuts.cypher shows the revoked ones.
+// principals stay visible but carry no live delegation. Each edge is judged on
+// its own, so an edge below a revoked edge still shows (agent_chains.cypher
+// applies the whole-chain rules). Revoked and expired edges are left out, and
+// revoked_cuts.cypher shows the revoked ones. Browser's "Connect result nodes"
+// setting draws every relationship between the shown nodes, revoked ones
+// included, so turn it off to see only what this query returns.
 // The table view lists one row per node and relationship (relationship is null
 // for a node without any).
 MATCH (node)
