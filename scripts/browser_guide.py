@@ -31,7 +31,7 @@ BROWSER_DIR = Path(__file__).resolve().parents[1] / "cypher" / "browser"
 GUIDE_NAME = "delegraph-guide.html"
 STYLE_NAME = "delegraph.grass"
 DEFAULT_PORT = 8047
-# Slide order: a first look, then the questions an analyst asks of one agent.
+# Slide order: the overview first, then the queries about one agent, then the edge lists.
 QUERY_ORDER = (
     "overview",
     "agent_chains",
@@ -85,7 +85,9 @@ def build_guide(style_url: str, directory: Path = BROWSER_DIR) -> str:
             "</slide>",
         ]
     )
-    slides = [_slide(name, (directory / f"{name}.cypher").read_text()) for name in QUERY_ORDER]
+    slides = [
+        _slide(name, (directory / f"{name}.cypher").read_text()) for name in QUERY_ORDER
+    ]
     return (
         "<!DOCTYPE html>\n<html><head><title>delegraph</title></head><body>\n"
         + "\n".join([intro, *slides])
@@ -125,7 +127,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
+    def log_message(self, format: str, *args: object) -> None:
         logger.info("%s %s", self.address_string(), format % args)
 
 
@@ -156,7 +158,10 @@ def serving(port: int = 0) -> Iterator[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="TCP port on 127.0.0.1 (default 8047)"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="TCP port on 127.0.0.1 (default 8047)",
     )
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -52,7 +52,11 @@ def main() -> int:
         store.close()
 
     result = run_agent_chains(
-        config.browser_url, config.bolt_uri, neo4j_local.USER, password, arguments.output
+        config.browser_url,
+        config.bolt_uri,
+        neo4j_local.USER,
+        password,
+        arguments.output,
     )
     print(f"{result.summary}; wrote {arguments.output}")
     return 0

@@ -26,7 +26,7 @@ def _iso(moment: datetime) -> str:
 
 
 def demo_document(now: datetime | None = None) -> dict[str, Any]:
-    """Return the demo organisation as an import document (see DESIGN's document format)."""
+    """Return the demo organisation as a document for ``parse_document``."""
     now = now or datetime.now(UTC)
     far = "2099-01-01T00:00:00Z"
     return {
@@ -67,7 +67,11 @@ def demo_document(now: datetime | None = None) -> dict[str, Any]:
                 "resource": "repo:delegraph",
                 "actions": ["read", "write"],
             },
-            {"principal": "user:bob", "resource": "tool:web-search", "actions": ["invoke"]},
+            {
+                "principal": "user:bob",
+                "resource": "tool:web-search",
+                "actions": ["invoke"],
+            },
             {
                 "principal": "user:carol",
                 "resource": "repo:delegraph",

@@ -18,7 +18,7 @@ from browser_queries import browser_query
 from chromium_cdp import Page, chromium_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from browser_guide import STYLE_NAME, serving  # noqa: E402
+from browser_guide import GUIDE_NAME, STYLE_NAME, serving
 
 DEMO_AGENT = "agent:receipt-reader"
 # Browser settings stored in its localStorage before it starts: no usage or
@@ -53,6 +53,7 @@ class BrowserResult:
 
     summary: str
     nodes: list[GraphNode]
+    guide_text: str
     blocked_urls: list[str] = field(default_factory=list)
 
 
@@ -66,16 +67,22 @@ def _fill(page: Page, test_id: str, text: str) -> None:
 
 def _run(page: Page, command: str) -> None:
     """Type a command or query into Browser's main editor and run it with Ctrl+Enter."""
-    page.evaluate("document.querySelector('[data-testid=activeEditor] textarea').focus()")
+    page.evaluate(
+        "document.querySelector('[data-testid=activeEditor] textarea').focus()"
+    )
     page.insert_text(command)
     page.press("Enter", "Enter", 13, modifiers=2)
 
 
-def log_in(page: Page, browser_url: str, bolt_uri: str, user: str, password: str) -> None:
+def log_in(
+    page: Page, browser_url: str, bolt_uri: str, user: str, password: str
+) -> None:
     connect_url = urllib.parse.quote(bolt_uri.replace("://", f"://{user}@", 1), safe="")
     page.navigate(f"{browser_url}?connectURL={connect_url}")
     page.wait_for(
-        "document.querySelector('[data-testid=password]') !== null", 60, "Browser's login form"
+        "document.querySelector('[data-testid=password]') !== null",
+        60,
+        "Browser's login form",
     )
     _fill(page, "username", user)
     _fill(page, "password", password)
@@ -90,7 +97,10 @@ def log_in(page: Page, browser_url: str, bolt_uri: str, user: str, password: str
 def run_agent_chains(
     browser_url: str, bolt_uri: str, user: str, password: str, screenshot: Path
 ) -> BrowserResult:
-    """Apply the style sheet, run agent_chains.cypher for DEMO_AGENT and save a PNG."""
+    """Apply the style sheet, run agent_chains.cypher for DEMO_AGENT and save a PNG.
+
+    Then opens the guide in Browser's side drawer and returns its text as well.
+    """
     with serving() as port, chromium_page() as page:
         page.allow_only_loopback()
         page.run_before_each_document(SEED_SCRIPT)
@@ -118,4 +128,12 @@ def run_agent_chains(
         time.sleep(2)
         nodes = [GraphNode(**item) for item in json.loads(page.evaluate(NODES_IN_VIEW))]
         page.screenshot(screenshot)
-        return BrowserResult(summary, nodes, list(page.blocked_urls))
+
+        _run(page, f":guide http://localhost:{port}/{GUIDE_NAME}")
+        guide_text = page.wait_for(
+            "(t => t.includes('delegraph: delegation chains') && t)"
+            "(document.querySelector('[data-testid=guidesDrawer]')?.innerText || '')",
+            30,
+            "Browser to open the delegraph guide",
+        )
+        return BrowserResult(summary, nodes, guide_text, list(page.blocked_urls))

@@ -1,8 +1,8 @@
 """Drive headless Chromium over the Chrome DevTools Protocol (CDP), from Python only.
 
-Chromium is started with a fresh profile and remote debugging on a free
-loopback port; one page target is driven over its websocket with the
-``websockets`` package (already installed with uvicorn[standard]). No
+Chromium starts with a fresh profile and remote debugging on a free loopback
+port. One page target is driven over its websocket with the ``websockets``
+package, which uvicorn[standard] already installs. No
 WebDriver and no browser download are involved, so Debian's ``chromium``
 package is the only extra install.
 """
@@ -32,8 +32,8 @@ INSTALL_COMMAND = "apt-get update && apt-get install -y chromium"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
-# --headless and --no-sandbox let it run as root without a display; the rest
-# stop Chromium from calling outside hosts, which a closed network refuses.
+# --headless and --no-sandbox let it run as root without a display. The rest
+# stop Chromium's own calls to outside hosts, which a closed network refuses.
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -98,12 +98,18 @@ class Page:
         params = event["params"]
         host = urllib.parse.urlsplit(params["request"]["url"]).hostname
         if host in LOOPBACK_HOSTS:
-            command = {"method": "Fetch.continueRequest", "params": {"requestId": params["requestId"]}}
+            command = {
+                "method": "Fetch.continueRequest",
+                "params": {"requestId": params["requestId"]},
+            }
         else:
             self.blocked_urls.append(params["request"]["url"])
             command = {
                 "method": "Fetch.failRequest",
-                "params": {"requestId": params["requestId"], "errorReason": "BlockedByClient"},
+                "params": {
+                    "requestId": params["requestId"],
+                    "errorReason": "BlockedByClient",
+                },
             }
         # The reply to this command has an id that no caller waits for, so it is dropped.
         self._connection.send(json.dumps({"id": next(self._ids), **command}))
@@ -111,7 +117,9 @@ class Page:
     def send(self, method: str, **params: Any) -> dict[str, Any]:
         """Send one CDP command and return its result; events in between are dropped."""
         message_id = next(self._ids)
-        self._connection.send(json.dumps({"id": message_id, "method": method, "params": params}))
+        self._connection.send(
+            json.dumps({"id": message_id, "method": method, "params": params})
+        )
         while True:
             reply = json.loads(self._connection.recv(timeout=60))
             if "method" in reply:
@@ -134,7 +142,9 @@ class Page:
         )
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
-            text = details.get("exception", {}).get("description") or details.get("text")
+            text = details.get("exception", {}).get("description") or details.get(
+                "text"
+            )
             raise ChromiumError(f"JavaScript failed: {text}\nin: {expression[:200]}")
         return result["result"].get("value")
 
@@ -189,7 +199,9 @@ class Page:
         path.write_bytes(base64.b64decode(data))
 
 
-def _debugging_port(profile: Path, process: subprocess.Popen[bytes], timeout: float) -> int:
+def _debugging_port(
+    profile: Path, process: subprocess.Popen[bytes], timeout: float
+) -> int:
     """Read the port Chromium chose from DevToolsActivePort in its profile folder."""
     marker = profile / "DevToolsActivePort"
     deadline = time.monotonic() + timeout
@@ -207,7 +219,9 @@ def _debugging_port(profile: Path, process: subprocess.Popen[bytes], timeout: fl
 
 
 def _page_websocket(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as reply:  # noqa: S310 - loopback
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/json/list", timeout=10
+    ) as reply:
         targets = json.load(reply)
     for target in targets:
         if target.get("type") == "page":
@@ -263,7 +277,9 @@ def chromium_page(
                     f"{error}. Chromium said:\n{log}\n"
                     f"Install or repair Chromium with: {INSTALL_COMMAND}"
                 ) from error
-            with connect(_page_websocket(port), max_size=None, open_timeout=10) as socket:
+            with connect(
+                _page_websocket(port), max_size=None, open_timeout=10
+            ) as socket:
                 page = Page(socket)
                 page.send("Page.enable")
                 page.send("Runtime.enable")

@@ -56,7 +56,9 @@ def test_browser_agent_chains(
     screenshot = tmp_path / "browser-agent-chains.png"
 
     try:
-        result = run_agent_chains(browser_url(neo4j_target), uri, user, password, screenshot)
+        result = run_agent_chains(
+            browser_url(neo4j_target), uri, user, password, screenshot
+        )
     except ChromiumError as error:
         pytest.fail(f"Neo4j Browser test failed in Chromium: {error}", pytrace=False)
 
@@ -69,5 +71,6 @@ def test_browser_agent_chains(
     assert fills["alice"] == USER_COLOUR, result.nodes
     assert fills["expense-bot"] == AGENT_COLOUR, result.nodes
     assert fills["receipt-reader"] == AGENT_COLOUR, result.nodes
+    assert "delegraph: delegation chains" in result.guide_text, result.guide_text
     assert screenshot.stat().st_size > 20_000, "the screenshot looks empty"
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
