@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/delegraph demo
 
 test: $(STAMP)
+	scripts/install-browser-test-deps.sh
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
