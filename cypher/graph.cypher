@@ -66,14 +66,34 @@ MERGE (p)-[g:HAS_ACCESS]->(r)
 SET g.actions = row.actions, g.expires_at = row.expires_at, g.condition = row.condition
 
 // query: upsert_delegations
+// Every property is written from the row, where a null removes it. A new
+// edge gets created_at = $now and created_by = $by, and a re-imported one
+// keeps its own. Nothing reads a property of d, so the plan needs no Eager.
 UNWIND $rows AS row
 MATCH (source:Principal {ref: row.from})
 MATCH (target:Principal {ref: row.to})
 MERGE (source)-[d:DELEGATES_TO {id: row.id}]->(target)
-ON CREATE SET d.created_at = coalesce(row.created_at, $now),
-              d.created_by = coalesce(row.created_by, $by)
-SET d.created_at = coalesce(row.created_at, d.created_at),
-    d.created_by = coalesce(row.created_by, d.created_by),
+ON CREATE SET d.created_at = $now, d.created_by = $by
+SET d.actions = row.actions,
+    d.resources = row.resources,
+    d.resource_types = row.resource_types,
+    d.max_sensitivity = row.max_sensitivity,
+    d.max_depth = row.max_depth,
+    d.not_before = row.not_before,
+    d.expires_at = row.expires_at,
+    d.condition = row.condition,
+    d.revoked_at = row.revoked_at,
+    d.revoked_by = row.revoked_by,
+    d.revoke_reason = row.revoke_reason
+
+// query: upsert_delegations_with_origin
+// The same for rows whose document gives created_at and created_by.
+UNWIND $rows AS row
+MATCH (source:Principal {ref: row.from})
+MATCH (target:Principal {ref: row.to})
+MERGE (source)-[d:DELEGATES_TO {id: row.id}]->(target)
+SET d.created_at = row.created_at,
+    d.created_by = row.created_by,
     d.actions = row.actions,
     d.resources = row.resources,
     d.resource_types = row.resource_types,

@@ -185,4 +185,3 @@ def schema_statements() -> list[str]:
     text = resources.files("delegraph.cypher").joinpath("schema.cypher").read_text()
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("//")]
     return [part.strip() for part in "\n".join(lines).split(";\n") if part.strip()]
-

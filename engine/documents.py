@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import cel
@@ -319,14 +320,21 @@ def parse_condition(value: Any, at: str) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{at} must be a non-empty CEL expression", at, value)
-    try:
-        cel.compile(value)
-    except (ValueError, RuntimeError) as error:
-        first_line = str(error).splitlines()[0]
-        raise InvalidRequest(
-            f"{at} is not a valid CEL expression: {first_line}", at, value
-        ) from error
+    error = _cel_syntax_error(value)
+    if error is not None:
+        raise InvalidRequest(f"{at} is not a valid CEL expression: {error}", at, value)
     return value
+
+
+@lru_cache(maxsize=4096)
+def _cel_syntax_error(source: str) -> str | None:
+    """Return the first line of the CEL parse error, or None; cached because
+    generated and imported graphs repeat the same few conditions."""
+    try:
+        cel.compile(source)
+    except (ValueError, RuntimeError) as error:
+        return str(error).splitlines()[0]
+    return None
 
 
 def _max_depth(value: Any, at: str) -> int:

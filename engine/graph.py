@@ -32,7 +32,7 @@ from neo4j.exceptions import ConstraintError
 logger = logging.getLogger("delegraph.store")
 
 GRAPH = "graph.cypher"
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000
 UPSERT_PRINCIPALS = {
     "user": "upsert_users",
     "group": "upsert_groups",
@@ -99,16 +99,24 @@ def import_document(
     )
     grants = [grant_row(g) for g in document.grants]
     _write_batches(store, result, "grants", "upsert_grants", grants, batch_size)
-    delegations = [delegation_row(d) for d in document.delegations]
-    _write_batches(
-        store,
-        result,
-        "delegations",
-        "upsert_delegations",
-        delegations,
-        batch_size,
-        extra={"now": now, "by": imported_by},
-    )
+    # A document that gives created_at and created_by keeps them; one that
+    # does not gets the time and author of this import.
+    rows = [delegation_row(d) for d in document.delegations]
+    with_origin = [r for r in rows if r["created_at"] and r["created_by"]]
+    without_origin = [r for r in rows if not (r["created_at"] and r["created_by"])]
+    for name, batch_rows in (
+        ("upsert_delegations_with_origin", with_origin),
+        ("upsert_delegations", without_origin),
+    ):
+        _write_batches(
+            store,
+            result,
+            "delegations",
+            name,
+            batch_rows,
+            batch_size,
+            extra={"now": now, "by": imported_by},
+        )
     logger.info("imported document counts=%s", result.counts)
     return result
 
