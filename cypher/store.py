@@ -77,6 +77,16 @@ def decode_token(token: str) -> neo4j.Bookmarks:
     return neo4j.Bookmarks.from_raw_values(values)
 
 
+def merge_tokens(tokens: list[str]) -> str | None:
+    """Return one token that sees every write the given tokens see (None if none)."""
+    if not tokens:
+        return None
+    merged = neo4j.Bookmarks.from_raw_values([])
+    for token in tokens:
+        merged = merged + decode_token(token)
+    return encode_token(merged)
+
+
 class Store:
     """A pooled Neo4j driver plus the database name and the query timeout."""
 
@@ -126,6 +136,10 @@ class Store:
             logger.warning("neo4j driver error uri=%s error=%s", self.uri, error)
             raise StoreUnavailable(str(error)) from error
 
+    def _timed(self, work: Work[T]) -> Work[T]:
+        """Give ``work`` the server-side transaction timeout."""
+        return neo4j.unit_of_work(timeout=self.query_timeout)(work)
+
     def read(self, work: Work[T], consistency_token: str | None = None) -> T:
         """Run ``work`` in a read transaction (routed to secondaries on a cluster)."""
         bookmarks = decode_token(consistency_token) if consistency_token else None
@@ -137,7 +151,7 @@ class Store:
                 bookmarks=bookmarks,
             ) as session,
         ):
-            return session.execute_read(work)
+            return session.execute_read(self._timed(work))
 
     def write(self, work: Work[T], consistency_token: str | None = None) -> Written:
         """Run ``work`` in a write transaction and return its consistency token."""
@@ -146,7 +160,7 @@ class Store:
             self._mapped_errors(),
             self.driver.session(database=self.database, bookmarks=bookmarks) as session,
         ):
-            value = session.execute_write(work)
+            value = session.execute_write(self._timed(work))
             token = encode_token(session.last_bookmarks())
         return Written(value, token)
 

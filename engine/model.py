@@ -135,3 +135,11 @@ class Decision:
     chain: Chain | None = None
     request: CheckRequest | None = None
     decided_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "decision_id": self.decision_id,
+            "chain": None if self.chain is None else self.chain.as_dict(),
+            "reason": self.reason,
+        }

@@ -54,10 +54,12 @@ class Engine:
         store: Store,
         config: EngineConfig | None = None,
         clock: Callable[[], datetime] = utc_now,
+        on_decision: Callable[[Decision], None] | None = None,
     ) -> None:
         self.store = store
         self.config = config or EngineConfig()
         self.clock = clock
+        self.on_decision = on_decision
 
     # Writes (module ``graph``; delegation rules in ``delegations``).
     def import_document(self, document: Document) -> Any:
