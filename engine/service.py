@@ -29,6 +29,7 @@ from delegraph.engine.refs import Ref
 if TYPE_CHECKING:
     from delegraph.engine.crud import Deleted, Page, Saved
     from delegraph.engine.delegations import DelegationWritten, Revocation, SwitchResult
+    from delegraph.engine.explain import Explanation
     from delegraph.engine.impact import Impact
 
 
@@ -240,3 +241,8 @@ class Engine:
         from delegraph.engine import checks
 
         return checks.check_batch(self, requests)
+
+    def explain(self, request: CheckRequest) -> Explanation:
+        from delegraph.engine import explain
+
+        return explain.explain(self, request)
