@@ -22,18 +22,36 @@ ALLOW = Text("ALLOW", style="bold green")
 DENY = Text("DENY", style="bold red")
 
 
+def chains_tree(
+    title: str, chains: Iterable[tuple[Sequence[str], Sequence[str]]]
+) -> Tree:
+    """Draw several chains as one tree, merging the prefixes they share."""
+    root = Tree(Text(title, style="bold"))
+    branches: dict[tuple[str, ...], Tree] = {}
+    for principals, delegations in chains:
+        key: tuple[str, ...] = (principals[0],)
+        if key not in branches:
+            branches[key] = root.add(Text(principals[0], style="bold"))
+        branch = branches[key]
+        for delegation, principal in zip(delegations, principals[1:], strict=True):
+            key = (*key, delegation, principal)
+            if key not in branches:
+                label = Text.assemble(
+                    (f"{delegation} ", "dim"), "-> ", (principal, "cyan")
+                )
+                branches[key] = branch.add(label)
+            branch = branches[key]
+    return root
+
+
 def verdict_label(allowed: bool) -> Text:
     return ALLOW if allowed else DENY
 
 
-def chain_tree(
-    principals: Sequence[str],
-    delegations: Sequence[str],
-    title: str | None = None,
-) -> Tree:
+def chain_tree(principals: Sequence[str], delegations: Sequence[str]) -> Tree:
     """Draw ``principals[0] -d1-> principals[1] ...`` as nested branches."""
-    root = Tree(Text(title or principals[0], style="bold"))
-    branch = root if title is None else root.add(Text(principals[0], style="bold"))
+    root = Tree(Text(principals[0], style="bold"))
+    branch = root
     for delegation, principal in zip(delegations, principals[1:], strict=True):
         label = Text.assemble((f"{delegation} ", "dim"), "-> ", (principal, "cyan"))
         branch = branch.add(label)
@@ -111,10 +129,12 @@ def accountability_view(accountability: Accountability) -> RenderableType:
         )
     ]
     if accountability.chains:
-        tree = Tree(Text("live chains from a human", style="bold"))
-        for chain in accountability.chains:
-            tree.add(chain_tree(chain.principals, chain.delegations))
-        parts.append(tree)
+        parts.append(
+            chains_tree(
+                "live chains from a human",
+                ((c.principals, c.delegations) for c in accountability.chains),
+            )
+        )
     else:
         parts.append(Text("no live chain leads to it from a human"))
     owners = Table("principal", "owner", "humans behind the owner", title="owners")
@@ -126,18 +146,17 @@ def accountability_view(accountability: Accountability) -> RenderableType:
     return Group(*parts)
 
 
-def reach_table(entries: Iterable[ReachEntry], title: str) -> Table:
-    table = Table(
-        "resource", "action", "chain", "grant", "conditional", title=title
-    )
+def reach_table(entries: Sequence[ReachEntry], title: str) -> Table:
+    """One row per resource with its actions, the delegations and the grant."""
+    table = Table("resource", "actions", "via delegations", "grant", title=title)
+    rows: dict[tuple[str, str, str], list[str]] = {}
     for entry in entries:
-        table.add_row(
-            entry.resource,
-            entry.action,
-            " -> ".join(entry.chain.principals),
-            f"{entry.chain.grant_principal} on {entry.chain.grant_resource}",
-            "yes" if entry.conditional else "",
-        )
+        via = ", ".join(entry.chain.delegations) or "(own grant)"
+        grant = f"{entry.chain.grant_principal} on {entry.chain.grant_resource}"
+        action = entry.action + (" (conditional)" if entry.conditional else "")
+        rows.setdefault((entry.resource, via, grant), []).append(action)
+    for (resource, via, grant), actions in rows.items():
+        table.add_row(resource, ", ".join(actions), via, grant)
     return table
 
 
@@ -146,10 +165,11 @@ def impact_view(impact: Impact, verb: str) -> RenderableType:
     lost = ", ".join(impact.lost_access) or "none"
     parts: list[RenderableType] = [Text(f"{verb}; lost all access: {lost}")]
     if impact.chains:
-        tree = Tree(Text("chains cut", style="bold"))
-        for chain in impact.chains:
-            tree.add(chain_tree(chain.principals, chain.delegations))
-        parts.append(tree)
+        parts.append(
+            chains_tree(
+                "chains cut", ((c.principals, c.delegations) for c in impact.chains)
+            )
+        )
     if impact.truncated:
         parts.append(Text("(more chains were cut; only the first are listed)"))
     return Group(*parts)

@@ -155,7 +155,7 @@ def clear_graph(store: Store, batch_size: int = BATCH_SIZE) -> int:
 
     deleted = 0
     while True:
-        count = store.write(work).value
+        count: int = store.write(work).value
         deleted += count
         if count == 0:
             break

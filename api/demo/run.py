@@ -1,0 +1,161 @@
+"""``delegraph demo`` end to end: Neo4j, the organisation, the scenario, serving.
+
+Without NEO4J_URI the demo starts the local Neo4j of neo4j-local/ (and stops
+it again on exit if it was not already running). It replaces the whole graph
+with the demo organisation, so a Neo4j named by NEO4J_URI is only used when
+the caller confirms that with ``replace_graph``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from delegraph.api import neo4j_local
+from delegraph.api.demo.org import LoadedOrganisation, load_organisation
+from delegraph.api.demo.scenario import Scenario, Step
+from delegraph.api.settings import Settings
+from delegraph.cypher.store import Store
+from delegraph.engine.service import Engine, EngineConfig
+from rich.console import Console
+from rich.table import Table
+
+logger = logging.getLogger("delegraph.demo")
+
+# The first check on a fresh server includes planning its query, which took
+# 8 s on a loaded 2-core machine here, past the API's 5 s default.
+DEMO_QUERY_TIMEOUT = 60.0
+
+
+class DemoError(Exception):
+    """The demo cannot run as asked (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    serve: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    replace_graph: bool = False
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The Neo4j the demo uses, and the local server's details if it is that one."""
+
+    uri: str
+    user: str
+    password: str
+    database: str
+    local: neo4j_local.LocalNeo4jConfig | None
+    started_here: bool
+
+
+@contextmanager
+def neo4j_for_demo(
+    settings: Settings, options: DemoOptions, console: Console
+) -> Iterator[Connection]:
+    """Yield the Neo4j to use, starting the local server when NEO4J_URI is unset."""
+    if settings.neo4j_uri is not None:
+        if not options.replace_graph:
+            raise DemoError(
+                f"NEO4J_URI is set ({settings.neo4j_uri}) and the demo deletes the whole "
+                "graph there; pass --replace-graph to confirm, or unset NEO4J_URI to "
+                "use the local server"
+            )
+        uri, user, password = settings.resolved_neo4j()
+        yield Connection(uri, user, password, settings.neo4j_database, None, False)
+        return
+
+    local = neo4j_local.LocalNeo4jConfig.from_env()
+    try:
+        started, message = neo4j_local.start(local)
+    except neo4j_local.LocalNeo4jError as error:
+        raise DemoError(str(error)) from error
+    console.print(message)
+    try:
+        yield Connection(
+            local.bolt_uri,
+            neo4j_local.USER,
+            neo4j_local.read_password(local) or "",
+            settings.neo4j_database,
+            local,
+            started,
+        )
+    finally:
+        if started:
+            _, message = neo4j_local.stop(local)
+            console.print(message)
+
+
+def prepare(engine: Engine, console: Console) -> LoadedOrganisation:
+    """Apply the schema, then replace the graph with the demo organisation."""
+    engine.store.apply_schema()
+    loaded = load_organisation(engine)
+    table = Table("section", "rows", title="demo organisation loaded")
+    for section, count in loaded.result.counts.items():
+        table.add_row(section, str(count))
+    console.print(
+        f"deleted {loaded.deleted_nodes} nodes of the previous graph", highlight=False
+    )
+    console.print(table)
+    return loaded
+
+
+def run_scenario(engine: Engine, console: Console) -> list[Step]:
+    """Load the organisation and run the narrated scenario on it."""
+    prepare(engine, console)
+    return Scenario(engine, console).run()
+
+
+def run_demo(options: DemoOptions, console: Console) -> list[Step]:
+    """Run the whole demo; serve until Ctrl-C when ``options.serve`` is set."""
+    settings = Settings()
+    with neo4j_for_demo(settings, options, console) as connection:
+        store = Store(
+            connection.uri,
+            (connection.user, connection.password),
+            connection.database,
+            DEMO_QUERY_TIMEOUT,
+        )
+        try:
+            engine = Engine(store, EngineConfig(max_chain=settings.max_chain))
+            steps = run_scenario(engine, console)
+            if options.serve:
+                serve(connection, options, console)
+        finally:
+            store.close()
+    return steps
+
+
+def serve(connection: Connection, options: DemoOptions, console: Console) -> None:
+    """Print where to look, keep running until Ctrl-C."""
+    console.print()
+    console.rule("[bold]serving")
+    if connection.local is not None:
+        console.print(f"Neo4j Browser: {connection.local.browser_url}")
+        console.print(f"  connect to {connection.uri} as user {connection.user}")
+        console.print(f"  password in {connection.local.password_file}")
+    else:
+        console.print(f"Neo4j: {connection.uri} (user {connection.user})")
+    console.print(
+        "  saved queries and style sheet: cypher/browser/ (see docs/browser.md)"
+    )
+    if importlib.util.find_spec("delegraph.api.app") is None:
+        # TODO: serve create_app() with uvicorn on options.host:options.port and
+        # print the API docs URL and a caller token once the REST API is on main.
+        console.print(
+            "REST API: pending; this build has no delegraph.api.app yet, so only "
+            "Neo4j serves the demo graph"
+        )
+    console.print("Press Ctrl-C to stop.")
+    logger.info("demo serving uri=%s", connection.uri)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping")
