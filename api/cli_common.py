@@ -1,4 +1,4 @@
-"""What the CLI commands share: consoles, the engine connection, error handling."""
+"""Consoles, the engine connection and error handling shared by the CLI commands."""
 
 from __future__ import annotations
 

@@ -120,8 +120,16 @@ def demo(
         "--serve/--no-serve",
         help="Keep serving after the scenario (Ctrl-C ends).",
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address the API binds."),
-    port: int = typer.Option(8000, "--port", help="TCP port of the API."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address the REST API binds (unused until the API is in the build).",
+    ),
+    port: int = typer.Option(
+        8000,
+        "--port",
+        help="TCP port of the REST API (unused until the API is in the build).",
+    ),
     replace_graph: bool = typer.Option(
         False,
         "--replace-graph",

@@ -59,8 +59,10 @@ def chain_tree(principals: Sequence[str], delegations: Sequence[str]) -> Tree:
 
 
 def decision_view(decision: Decision) -> RenderableType:
-    """The verdict line, then the deciding chain and grant of an allow."""
-    headline = Text.assemble(verdict_label(decision.allowed), "  ", decision.reason)
+    """Render the verdict, then the deciding chain and grant of an allow."""
+    headline = Text.assemble(verdict_label(decision.allowed))
+    if decision.reason != "allowed":
+        headline.append("  " + decision.reason)
     if decision.chain is None:
         return headline
     return Group(headline, grant_chain_tree(decision.chain))
@@ -79,7 +81,7 @@ def grant_chain_tree(chain: Chain) -> Tree:
 
 
 def explanation_view(explanation: Explanation) -> RenderableType:
-    """The summary, then every candidate chain with a mark per edge and grant."""
+    """Render the summary, then each candidate chain with its edge and grant verdicts."""
     parts: list[RenderableType] = [
         Text.assemble(
             verdict_label(explanation.allowed),
@@ -120,7 +122,7 @@ def _candidate_tree(chain: ChainVerdict) -> Tree:
 
 
 def accountability_view(accountability: Accountability) -> RenderableType:
-    """The humans, each chain from a human down to the agent, and the owners."""
+    """Render the humans, each chain from a human down to the agent, and the owners."""
     state = " (disabled)" if accountability.disabled else ""
     humans = ", ".join(accountability.humans) or "none"
     parts: list[RenderableType] = [
@@ -147,7 +149,7 @@ def accountability_view(accountability: Accountability) -> RenderableType:
 
 
 def reach_table(entries: Sequence[ReachEntry], title: str) -> Table:
-    """One row per resource with its actions, the delegations and the grant."""
+    """Tabulate reach entries: one row per resource, delegation path and grant."""
     table = Table("resource", "actions", "via delegations", "grant", title=title)
     rows: dict[tuple[str, str, str], list[str]] = {}
     for entry in entries:
@@ -161,7 +163,7 @@ def reach_table(entries: Sequence[ReachEntry], title: str) -> Table:
 
 
 def impact_view(impact: Impact, verb: str) -> RenderableType:
-    """The principals that lost access and the chains the cut ended."""
+    """Render the principals that lost access and the chains the cut ended."""
     lost = ", ".join(impact.lost_access) or "none"
     parts: list[RenderableType] = [Text(f"{verb}; lost all access: {lost}")]
     if impact.chains:

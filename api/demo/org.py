@@ -23,7 +23,7 @@ EXPIRED_VALID_FOR = timedelta(days=30)
 
 @dataclass(frozen=True)
 class LoadedOrganisation:
-    """What loading the demo organisation deleted and wrote."""
+    """The outcome of loading the demo organisation: deleted nodes and import counts."""
 
     deleted_nodes: int
     document: Document

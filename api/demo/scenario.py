@@ -1,7 +1,7 @@
 """The narrated scenario of ``delegraph demo``, run with real engine calls.
 
 Each step prints what it does and what came back, and records a
-:class:`Step` whose ``ok`` says whether the outcome is the one the story
+:class:`Step` whose ``ok`` is true when the outcome is the one the story
 expects, so the tests can assert every step and the demo can exit non-zero
 when one goes wrong. The steps run in order on the freshly loaded demo
 organisation (org.yaml) and change it: they revoke one delegation and
@@ -134,12 +134,12 @@ class Scenario:
 
     def _check(self, check_request: CheckRequest) -> Decision:
         decision = self.engine.check(check_request)
-        shown = f"check({check_request.subject}, {check_request.action!r}, {check_request.resource}"
+        call_text = f"check({check_request.subject}, {check_request.action!r}, {check_request.resource}"
         if check_request.on_behalf_of is not None:
-            shown += f", on_behalf_of={check_request.on_behalf_of}"
+            call_text += f", on_behalf_of={check_request.on_behalf_of}"
         if check_request.context:
-            shown += f", context={json.dumps(check_request.context)}"
-        self.console.print(shown + ")")
+            call_text += f", context={json.dumps(check_request.context)}"
+        self.console.print(call_text + ")")
         self.console.print(render.decision_view(decision))
         return decision
 
