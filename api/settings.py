@@ -12,7 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Environment configuration of the API, the CLI and the tests."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", populate_by_name=True
+    )
 
     neo4j_uri: str | None = Field(default=None, alias="NEO4J_URI")
     neo4j_user: str = Field(default="neo4j", alias="NEO4J_USER")
@@ -31,6 +33,37 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", alias="DELEGRAPH_LOG_LEVEL"
     )
+
+    # REST API: caller authentication. Without a key the server does not start
+    # unless DELEGRAPH_AUTH=off is set, which makes every caller an admin.
+    auth: Literal["on", "off"] = Field(default="on", alias="DELEGRAPH_AUTH")
+    jwt_audience: str | None = Field(default=None, alias="DELEGRAPH_JWT_AUDIENCE")
+    jwt_issuer: str | None = Field(default=None, alias="DELEGRAPH_JWT_ISSUER")
+
+    # REST API: request limits. A larger body gets 413, a longer string, list
+    # or page gets 422; every error names the limit.
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, alias="DELEGRAPH_MAX_BODY_BYTES"
+    )
+    max_import_bytes: int = Field(
+        default=67_108_864, ge=1024, alias="DELEGRAPH_MAX_IMPORT_BYTES"
+    )
+    max_batch: int = Field(default=100, ge=1, le=10_000, alias="DELEGRAPH_MAX_BATCH")
+    max_string_length: int = Field(
+        default=4096, ge=64, alias="DELEGRAPH_MAX_STRING_LENGTH"
+    )
+    max_json_depth: int = Field(
+        default=32, ge=4, le=256, alias="DELEGRAPH_MAX_JSON_DEPTH"
+    )
+    max_page_size: int = Field(
+        default=1000, ge=1, le=1000, alias="DELEGRAPH_MAX_PAGE_SIZE"
+    )
+
+    # REST API: where ``delegraph serve`` listens, and the public base URL that
+    # the AuthZEN metadata names (derived from each request when unset).
+    host: str = Field(default="127.0.0.1", alias="DELEGRAPH_HOST")
+    port: int = Field(default=8000, ge=1, le=65535, alias="DELEGRAPH_PORT")
+    public_url: str | None = Field(default=None, alias="DELEGRAPH_PUBLIC_URL")
 
     def resolved_neo4j(self) -> tuple[str, str, str]:
         """Return ``(uri, user, password)``, falling back to the local server's files."""
