@@ -16,7 +16,16 @@ from delegraph.api.auth import build_verifier
 from delegraph.api.metrics import Metrics
 from delegraph.api.middleware import BodyLimits, RequestContext
 from delegraph.api.problems import install_handlers
-from delegraph.api.routes import authzen, checks, crud, delegations, graph, health
+from delegraph.api.routes import (
+    authzen,
+    authzen_search,
+    checks,
+    crud,
+    delegations,
+    graph,
+    health,
+    lookups,
+)
 from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store, StoreError
 from delegraph.engine.service import Engine, EngineConfig
@@ -26,11 +35,15 @@ logger = logging.getLogger("delegraph.api")
 
 # The routers every app serves, in the order of the OpenAPI page. Another
 # area adds its router here (or passes ``extra_routers`` to create_app).
+# ``lookups`` comes before ``crud`` because GET /v1/resources/{ref}/access
+# would otherwise match GET /v1/resources/{ref} with a ref ending in /access.
 ROUTERS: list[APIRouter] = [
     checks.router,
     authzen.router,
+    authzen_search.router,
     authzen.well_known,
     graph.router,
+    lookups.router,
     crud.router,
     delegations.router,
     health.router,
