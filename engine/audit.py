@@ -176,7 +176,9 @@ def record_of(decision: Decision, hash_key: bytes | None = None) -> DecisionReco
         resource=str(request.resource),
         outcome=ALLOW if decision.allowed else DENY,
         reason=decision.reason,
-        on_behalf_of=None if request.on_behalf_of is None else str(request.on_behalf_of),
+        on_behalf_of=None
+        if request.on_behalf_of is None
+        else str(request.on_behalf_of),
         principals=() if chain is None else chain.principals,
         delegations=() if chain is None else chain.delegations,
         grant_principal=None if chain is None else chain.grant_principal,
@@ -251,7 +253,8 @@ class JsonlSink:
 
     def write(self, records: Sequence[DecisionRecord]) -> None:
         lines = "".join(
-            json.dumps(record.as_dict(), ensure_ascii=False) + "\n" for record in records
+            json.dumps(record.as_dict(), ensure_ascii=False) + "\n"
+            for record in records
         )
         self.file.write(lines)
         self.file.flush()
@@ -386,7 +389,9 @@ class DecisionLog:
                 self._queue.qsize(),
             )
         self.sink.close()
-        logger.info("decision log stopped sink=%s %s", self.sink.name, self.stats.as_dict())
+        logger.info(
+            "decision log stopped sink=%s %s", self.sink.name, self.stats.as_dict()
+        )
 
     def _sampled(self, decision_id: str) -> bool:
         """Sample by the decision id, so the choice is stable for one decision."""

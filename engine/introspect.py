@@ -167,6 +167,8 @@ def verify(token: str, keys: IntrospectionKeys) -> dict[str, Any]:
     except jwt.DecodeError as error:
         raise InvalidToken(f"token is not a JWT: {error}") from error
     algorithm = header.get("alg")
+    if not isinstance(algorithm, str):
+        raise InvalidToken("token header has no alg")
     kid = header.get("kid")
     candidates = [
         k
@@ -386,8 +388,12 @@ def _read_graph(
         QUERIES, "held_grants", GROUP_DEPTH=engine.config.max_group_depth
     )
 
-    def work(tx: ManagedTransaction) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        hops = [record.data() for record in tx.run(hops_text, refs=list(chain.principals))]
+    def work(
+        tx: ManagedTransaction,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        hops = [
+            record.data() for record in tx.run(hops_text, refs=list(chain.principals))
+        ]
         grants = [
             record.data()
             for record in tx.run(grants_text, subject=chain.subject, now=now)
@@ -406,9 +412,7 @@ def _principal_problems(hops: Sequence[Mapping[str, Any]]) -> Iterable[Problem]:
                 principal=hop["ref"],
             )
         elif hop["disabled"]:
-            yield Problem(
-                "disabled", f"{hop['ref']} is disabled", principal=hop["ref"]
-            )
+            yield Problem("disabled", f"{hop['ref']} is disabled", principal=hop["ref"])
 
 
 def _judge_hop(

@@ -27,14 +27,14 @@ from delegraph.engine.model import (
 from delegraph.engine.refs import Ref
 
 if TYPE_CHECKING:
+    from delegraph.engine.audit import DecisionRecord
     from delegraph.engine.crud import Deleted, Page, Saved
     from delegraph.engine.delegations import DelegationWritten, Revocation, SwitchResult
     from delegraph.engine.explain import Explanation
-    from delegraph.engine.audit import DecisionRecord
     from delegraph.engine.impact import Impact
     from delegraph.engine.introspect import Introspection, IntrospectionKeys
-    from delegraph.engine.trace import Trace
     from delegraph.engine.lookups import AccessEntry, Accountability, ReachEntry
+    from delegraph.engine.trace import Trace
 
 
 def utc_now() -> datetime:

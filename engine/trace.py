@@ -110,7 +110,9 @@ def decisions(
     scope = where.scope()
     after = decode_page_token(page_token, scope)
     after_at, after_id = _page_position(after, page_token)
-    text = query(QUERIES, where.entry_query()) + "\n" + query(QUERIES, "decisions_filter")
+    text = (
+        query(QUERIES, where.entry_query()) + "\n" + query(QUERIES, "decisions_filter")
+    )
     parameters = {
         **scope,
         "since": where.since or EARLIEST,
@@ -132,7 +134,9 @@ def decisions(
     return Page(items, next_token)
 
 
-def _page_position(after: Any, page_token: str | None) -> tuple[datetime | None, str | None]:
+def _page_position(
+    after: Any, page_token: str | None
+) -> tuple[datetime | None, str | None]:
     if after is None:
         return None, None
     try:
@@ -140,7 +144,9 @@ def _page_position(after: Any, page_token: str | None) -> tuple[datetime | None,
         return datetime.fromisoformat(at_text), str(decision_id)
     except (TypeError, ValueError) as error:
         raise InvalidRequest(
-            "page_token is not a token that this list returned", "page_token", page_token
+            "page_token is not a token that this list returned",
+            "page_token",
+            page_token,
         ) from error
 
 

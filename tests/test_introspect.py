@@ -34,7 +34,9 @@ RSA_PUBLIC_PEM = (
     )
     .decode()
 )
-KEYS = IntrospectionKeys.load(public_key=RSA_PUBLIC_PEM, issuer=ISSUER, audience=AUDIENCE)
+KEYS = IntrospectionKeys.load(
+    public_key=RSA_PUBLIC_PEM, issuer=ISSUER, audience=AUDIENCE
+)
 
 GRAPH = {
     "users": ["alice", "bob"],

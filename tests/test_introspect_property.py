@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ACTIONS = ("read", "write", "delete")
-SECRET = "property-test-secret-of-32-bytes!"
+SECRET = "property-test-secret-of-32-bytes!"  # noqa: S105
 KEYS = IntrospectionKeys.load(secret=SECRET)
 NOW = datetime(2031, 6, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -93,7 +93,9 @@ def window(spec: EdgeSpec) -> tuple[datetime | None, datetime | None]:
 
 
 def principal_refs(spec: ChainSpec) -> list[Ref]:
-    return [Ref("user", "s")] + [Ref("agent", f"a{i}") for i in range(1, len(spec.hops) + 1)]
+    return [Ref("user", "s")] + [
+        Ref("agent", f"a{i}") for i in range(1, len(spec.hops) + 1)
+    ]
 
 
 def document(spec: ChainSpec) -> Document:
