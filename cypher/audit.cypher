@@ -80,3 +80,9 @@ WHERE d.at >= $since AND d.at < $until
 // query: count_decisions
 MATCH (d:Decision)
 RETURN count(d) AS decisions
+
+// Used by scripts/measure_decision_log_loss.py to find one run's records.
+// query: decision_request_ids
+MATCH (d:Decision)
+WHERE d.request_id STARTS WITH $prefix
+RETURN d.request_id AS request_id
