@@ -1,10 +1,10 @@
 """The decision log: every decision recorded off the check path, in batches.
 
 ``DecisionLog.record`` is the ``on_decision`` hook of the Engine. It turns a
-Decision into a DecisionRecord and puts it on a bounded queue; one writer
+Decision into a DecisionRecord and puts it on a bounded queue. One writer
 thread takes what has queued up (at most ``batch_size`` records) and writes
-it to the sink in one call, so checks stay read transactions and never wait
-for the log unless the queue is full.
+it to the sink in one call. Checks therefore stay read transactions, and
+they wait for the log only while the queue is full.
 
 Back-pressure: when the queue is full, ``record`` blocks the checking thread
 for up to ``put_timeout`` seconds; after that the record is dropped and
@@ -193,7 +193,7 @@ def record_of(decision: Decision, hash_key: bytes | None = None) -> DecisionReco
 
 
 class Sink(Protocol):
-    """Where the writer thread puts batches; ``write`` raises to ask for a retry."""
+    """A destination of record batches; ``write`` raises StoreError or OSError."""
 
     name: str
 
@@ -317,6 +317,7 @@ class DecisionLog:
             raise ValueError(
                 f"capacity and batch_size must be positive, got {capacity}, {batch_size}"
             )
+
         self.sink = sink
         self.sample_rate = sample_rate
         self.capacity = capacity
@@ -324,6 +325,7 @@ class DecisionLog:
         self.put_timeout = put_timeout
         self.hash_key = hash_key
         self.stats = LogStats()
+
         self._queue: queue.Queue[DecisionRecord | None] = queue.Queue(capacity)
         self._closed = False
         self._last_drop_warning = 0.0

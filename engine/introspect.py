@@ -1,4 +1,4 @@
-"""Token introspection in the shape of RFC 7662, answered from the live graph.
+"""Token introspection in the shape of RFC 7662, decided against the live graph.
 
 A token is a JWT whose ``sub`` is the principal on whose behalf it acts and
 whose nested ``act`` claims (RFC 8693 section 4.1) name the actors: the
@@ -53,7 +53,7 @@ STANDARD_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id",
 
 
 class InvalidToken(Exception):
-    """The token does not verify; the message says which check failed."""
+    """A token that failed verification; the message names the failed check."""
 
 
 # Keys.
@@ -129,7 +129,7 @@ def _algorithms_of(key: Any, setting: str) -> tuple[str, ...]:
     if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
         return EDDSA_ALGORITHMS
     raise InvalidRequest(
-        f"{setting} holds a {type(key).__name__}; use an RSA, EC or Ed25519 key",
+        f"{setting} is an unsupported {type(key).__name__}; use an RSA, EC or Ed25519 key",
         setting,
         None,
     )
@@ -170,6 +170,7 @@ def verify(token: str, keys: IntrospectionKeys) -> dict[str, Any]:
     if not isinstance(algorithm, str):
         raise InvalidToken("token header has no alg")
     kid = header.get("kid")
+
     candidates = [
         k
         for k in keys.keys
@@ -180,11 +181,13 @@ def verify(token: str, keys: IntrospectionKeys) -> dict[str, Any]:
             f"no configured key verifies alg {algorithm!r}"
             + ("" if kid is None else f" with kid {kid!r}")
         )
+
     required = ["exp", "sub"]
     if keys.issuer is not None:
         required.append("iss")
     if keys.audience is not None:
         required.append("aud")
+
     failure: jwt.InvalidTokenError | None = None
     for candidate in candidates:
         try:
@@ -272,7 +275,9 @@ def _scope(value: Any) -> tuple[str, ...]:
         return tuple(dict.fromkeys(value.split()))
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(dict.fromkeys(value))
-    raise InvalidToken("scope claim must be a space-separated string")
+    raise InvalidToken(
+        "scope claim must be a space-separated string or a list of strings"
+    )
 
 
 # The answer.
@@ -306,7 +311,7 @@ class Introspection:
 
     ``delegations`` lists, per hop, the ids of the usable edges.
     ``stale_claims`` are the scope actions that the chain no longer carries.
-    ``error`` says why a token did not verify (claims are then empty).
+    ``error`` names why a token failed verification (claims are then empty).
     """
 
     active: bool
@@ -320,7 +325,8 @@ class Introspection:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the response body; an unverified token gets the RFC's bare inactive."""
+        """Return the response body; a token that failed verification gets only
+        ``active: false`` and the error."""
         if self.error is not None:
             return {"active": False, "error": self.error}
         body: dict[str, Any] = {"active": self.active, "token_type": "Bearer"}
@@ -482,14 +488,15 @@ def _carried_actions(
     grants: Sequence[Mapping[str, Any]], hops: Sequence[Sequence[Mapping[str, Any]]]
 ) -> tuple[set[str], set[str]]:
     """Return the actions the chain carries and those among them that need a condition."""
-    held: dict[str, bool] = {}
+    held_actions: dict[str, bool] = {}
     for grant in grants:
         for action in grant["actions"]:
             unconditional = grant["condition"] is None
-            held[action] = held.get(action, False) or unconditional
+            held_actions[action] = held_actions.get(action, False) or unconditional
+
     carried: set[str] = set()
     conditional: set[str] = set()
-    for action, grant_unconditional in held.items():
+    for action, grant_unconditional in held_actions.items():
         needs_condition = not grant_unconditional
         for edges in hops:
             with_action = [e for e in edges if action in e["actions"]]

@@ -5,8 +5,8 @@ sink the records are in the JSONL file instead, and these reads find none.
 
 A trace re-checks each logged decision against the live graph. The log keeps
 the context's keys but not its values, so a re-check runs with an empty
-context; a chain that needs a condition then shows as ``needs_context``
-rather than as allowed or denied.
+context. A chain that needs a condition then shows as ``needs_context``,
+not as allowed or denied.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ class TraceEntry:
 
 @dataclass(frozen=True)
 class Trace:
-    """What an agent did in a time window, on whose authority, and what holds now.
+    """What an agent did in a window, on whose authority, and what a check decides now.
 
     ``authorities`` counts the allowed decisions per holder P0, the principal
     whose grant the chain carried. ``truncated`` is true when the window held

@@ -138,9 +138,11 @@ def trial(sink: str, seconds: float, threads: int, store: Store) -> dict[str, fl
         stdout=subprocess.PIPE,
     )
     assert process.stdout is not None
+
     first = process.stdout.readline()
     if first.strip() != b"ready":
-        raise RuntimeError(f"child did not start: {first!r}")
+        raise RuntimeError(f"child process failed to start; it printed {first!r}")
+
     lines: list[bytes] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout or []))
     reader.start()
@@ -148,6 +150,7 @@ def trial(sink: str, seconds: float, threads: int, store: Store) -> dict[str, fl
     process.send_signal(signal.SIGKILL)
     process.wait()
     reader.join()
+
     finished = {line.decode().strip() for line in lines if line.strip()}
     logged = logged_ids(sink, run, store)
     lost = finished - logged
