@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 from delegraph.cypher.queries import query
 from delegraph.engine import checks
 from delegraph.engine.audit import OUTCOMES, DecisionRecord
-from delegraph.engine.crud import Page, _limit, decode_page_token, encode_page_token
+from delegraph.engine.crud import (
+    MAX_PAGE_SIZE,
+    Page,
+    decode_page_token,
+    encode_page_token,
+)
 from delegraph.engine.errors import InvalidRequest
 from delegraph.engine.model import Chain, CheckRequest
 from delegraph.engine.refs import Ref, parse_ref
@@ -106,7 +111,11 @@ def decisions(
 ) -> Page[DecisionRecord]:
     """Return one page of logged decisions that match ``where``, newest first."""
     where.validate()
-    size = _limit(limit)
+    if isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRequest(
+            f"limit must be an integer from 1 to {MAX_PAGE_SIZE}", "limit", limit
+        )
+    size = limit
     scope = where.scope()
     after = decode_page_token(page_token, scope)
     after_at, after_id = _page_position(after, page_token)

@@ -236,6 +236,9 @@ def test_decision_filter_errors(logged: tuple[Engine, DecisionLog]) -> None:
             until=datetime(2030, 1, 1, tzinfo=UTC),
         )
     assert order.value.field == "since"
+    with pytest.raises(InvalidRequest) as limit:
+        engine.decisions(limit=0)
+    assert limit.value.field == "limit"
     with pytest.raises(InvalidRequest) as token:
         engine.decisions(outcome="allow", page_token="bm90IGEgdG9rZW4")  # noqa: S106
     assert token.value.field == "page_token"
