@@ -23,7 +23,7 @@ from delegraph.api.cli_common import (
 from delegraph.api.render import decision_view, explanation_view, revocation_view
 from delegraph.engine.documents import delegation_to_dict
 from delegraph.engine.errors import InvalidRequest
-from delegraph.engine.model import CheckRequest
+from delegraph.engine.model import Chain, CheckRequest, Decision
 from delegraph.engine.refs import parse_principal, parse_resource
 
 ContextOption = typer.Option(
@@ -113,16 +113,11 @@ def check(
         )
     if url:
         result = _check_over_http(url, token, request, timeout)
-        allowed = bool(result.get("allowed"))
         if as_json:
             print_json(result)
         else:
-            verdict = "[bold green]ALLOW[/]" if allowed else "[bold red]DENY[/]"
-            console.print(f"{verdict}  {result.get('reason', '')}")
-            chain = result.get("chain") or {}
-            if chain.get("principals"):
-                console.print(" -> ".join(chain["principals"]), markup=False)
-        raise typer.Exit(OK if allowed else DENIED)
+            console.print(decision_view(_decision_from_json(result)))
+        raise typer.Exit(OK if result.get("allowed") is True else DENIED)
 
     with open_engine(timeout) as engine, reported_errors():
         decision = engine.check(request)
@@ -158,8 +153,31 @@ def _check_over_http(
             f"{endpoint} returned HTTP {response.status_code}: {response.text[:500]}",
             ERROR,
         )
-    result: dict[str, Any] = response.json()
+    try:
+        result = response.json()
+    except ValueError:
+        fail(f"{endpoint} returned a body that is not JSON: {response.text[:200]}")
+    if not isinstance(result, dict) or not isinstance(result.get("allowed"), bool):
+        fail(f"{endpoint} returned no decision: {response.text[:200]}")
     return result
+
+
+def _decision_from_json(body: dict[str, Any]) -> Decision:
+    """Rebuild a Decision from a ``/v1/check`` response body, for display."""
+    chain = body.get("chain")
+    return Decision(
+        allowed=body.get("allowed") is True,
+        decision_id=str(body.get("decision_id", "")),
+        reason=str(body.get("reason", "")),
+        chain=None
+        if not chain
+        else Chain(
+            principals=tuple(chain["principals"]),
+            delegations=tuple(chain["delegations"]),
+            grant_principal=chain["grant"]["principal"],
+            grant_resource=chain["grant"]["resource"],
+        ),
+    )
 
 
 def explain(

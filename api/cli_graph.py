@@ -123,12 +123,12 @@ def demo(
     host: str = typer.Option(
         "127.0.0.1",
         "--host",
-        help="Address the REST API binds (unused until the API is in the build).",
+        help="Address the REST API binds.",
     ),
     port: int = typer.Option(
         8000,
         "--port",
-        help="TCP port of the REST API (unused until the API is in the build).",
+        help="TCP port of the REST API.",
     ),
     replace_graph: bool = typer.Option(
         False,

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 import yaml
+from api_helpers import SECRET, token
+from delegraph.api.app import create_app
 from delegraph.api.cli import app
+from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store
 from delegraph.engine.documents import document_to_dict, parse_document
 from delegraph.engine.graph import export_document, import_document
+from delegraph.engine.service import Engine
 from typer.testing import CliRunner, Result
 
 GRAPH = {
@@ -310,3 +319,84 @@ def test_bench_without_folder_exit_2(
     result = invoke(cli_env, "bench")
     assert result.exit_code == 2, result.output
     assert "no bench/run.py" in result.output
+
+
+@pytest.fixture
+def api_url(graph: Store) -> Iterator[str]:
+    """Serve the REST API on the test graph from a uvicorn thread; yield its URL."""
+    settings = Settings().model_copy(update={"jwt_secret": SECRET, "auth": "on"})
+    app = create_app(settings, engine=Engine(graph))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_check_url_allow_exit_0(api_url: str, cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "DELEGRAPH_URL": api_url, "DELEGRAPH_TOKEN": token("check")}
+    result = invoke(env, "check", "agent:expense-bot", "read", "document:q3")
+    assert result.exit_code == 0, result.output
+    assert "ALLOW" in result.output
+    assert "d1 -> agent:expense-bot" in result.output
+
+
+def test_check_url_deny_json(api_url: str, cli_env: dict[str, str]) -> None:
+    result = invoke(
+        cli_env,
+        "check",
+        "agent:expense-bot",
+        "write",
+        "document:q3",
+        "--url",
+        api_url,
+        "--token",
+        token("check"),
+        "--json",
+    )
+    assert result.exit_code == 1, result.output
+    body = json.loads(result.stdout)
+    assert set(body) == {"allowed", "decision_id", "chain", "reason"}
+    assert body["allowed"] is False
+
+
+def test_check_url_bad_token_exit_2(api_url: str, cli_env: dict[str, str]) -> None:
+    result = invoke(
+        cli_env,
+        "check",
+        "agent:expense-bot",
+        "read",
+        "document:q3",
+        "--url",
+        api_url,
+        "--token",
+        "not-a-jwt",
+    )
+    assert result.exit_code == 2, result.output
+    assert "HTTP 401" in result.output
+
+
+def test_check_url_unreachable_exit_2(cli_env: dict[str, str]) -> None:
+    result = invoke(
+        cli_env,
+        "check",
+        "agent:expense-bot",
+        "read",
+        "document:q3",
+        "--url",
+        "http://127.0.0.1:1",
+        "--timeout",
+        "2",
+    )
+    assert result.exit_code == 2, result.output
+    assert "failed" in result.output

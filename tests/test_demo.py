@@ -115,10 +115,16 @@ def test_scenario_revoke_then_deny(scenario: tuple[dict[str, Step], str]) -> Non
     assert denied.data["allowed"] is False, denied.summary
 
 
-def test_scenario_introspection_pending(scenario: tuple[dict[str, Step], str]) -> None:
-    step = scenario[0]["introspection"]
-    assert step.pending
-    assert "not part of this build" in step.summary
+def test_scenario_introspection_inactive(
+    scenario: tuple[dict[str, Step], str],
+) -> None:
+    steps, _ = scenario
+    assert steps["token_issued"].data["active"] is True
+    step = steps["introspection"]
+    assert step.ok, step.summary
+    assert step.data["active"] is False
+    assert step.data["stale_claims"] == ["read"]
+    assert step.data["revoked"] == ["d-alice-copilot"]
 
 
 def test_scenario_explain_names_edge(scenario: tuple[dict[str, Step], str]) -> None:

@@ -8,14 +8,17 @@ the caller confirms that with ``replace_graph``.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import time
+import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import uvicorn
 from delegraph.api import neo4j_local
+from delegraph.api.app import create_app
+from delegraph.api.auth import issue_token
 from delegraph.api.demo.org import LoadedOrganisation, load_organisation
 from delegraph.api.demo.scenario import Scenario, Step
 from delegraph.api.settings import Settings
@@ -29,6 +32,8 @@ logger = logging.getLogger("delegraph.demo")
 # The first check on a fresh server includes planning its query, which took
 # 8 s on a loaded 2-core machine here, past the API's 5 s default.
 DEMO_QUERY_TIMEOUT = 60.0
+CALLER_SUBJECT = "delegraph-demo"
+CALLER_TOKEN_LIFETIME = 12 * 3600
 
 
 class DemoError(Exception):
@@ -125,37 +130,77 @@ def run_demo(options: DemoOptions, console: Console) -> list[Step]:
         try:
             engine = Engine(store, EngineConfig(max_chain=settings.max_chain))
             steps = run_scenario(engine, console)
-            if options.serve:
-                serve(connection, options, console)
         finally:
             store.close()
+        if options.serve:
+            serve(settings, connection, options, console)
     return steps
 
 
-def serve(connection: Connection, options: DemoOptions, console: Console) -> None:
-    """Print where to look, keep running until Ctrl-C."""
+def serve(
+    settings: Settings, connection: Connection, options: DemoOptions, console: Console
+) -> None:
+    """Serve the REST API on the demo graph and print where to look, until Ctrl-C."""
+    if _port_in_use(options.host, options.port):
+        raise DemoError(
+            f"port {options.port} on {options.host} is in use; pass --port to pick "
+            "another"
+        )
+    # Without a configured secret, the demo signs caller tokens with one made up
+    # for this run, so the token printed below works only until the demo stops.
+    secret = settings.jwt_secret or secrets.token_hex(32)
+    api_settings = settings.model_copy(update={"jwt_secret": secret})
+    app = create_app(api_settings)
+    token = issue_token(
+        secret,
+        CALLER_SUBJECT,
+        ["admin"],
+        CALLER_TOKEN_LIFETIME,
+        issuer=api_settings.jwt_issuer,
+        audience=api_settings.jwt_audience,
+    )
+    base = f"http://{options.host}:{options.port}"
+
     console.print()
     console.rule("[bold]serving")
+    console.print(f"API docs:      {base}/docs", highlight=False)
     if connection.local is not None:
-        console.print(f"Neo4j Browser: {connection.local.browser_url}")
-        console.print(f"  connect to {connection.uri} as user {connection.user}")
-        console.print(f"  password in {connection.local.password_file}")
+        console.print(f"Neo4j Browser: {connection.local.browser_url}", highlight=False)
+        console.print(
+            f"  connect to {connection.uri} as user {connection.user}, password in "
+            f"{connection.local.password_file}",
+            highlight=False,
+        )
     else:
-        console.print(f"Neo4j: {connection.uri} (user {connection.user})")
+        console.print(f"Neo4j:         {connection.uri} (user {connection.user})")
     console.print(
         "  saved queries and style sheet: cypher/browser/ (see docs/browser.md)"
     )
-    if importlib.util.find_spec("delegraph.api.app") is None:
-        # TODO: serve create_app() with uvicorn on options.host:options.port and
-        # print the API docs URL and a caller token once the REST API is on main.
-        console.print(
-            "REST API: pending; this build has no delegraph.api.app yet, so only "
-            "Neo4j serves the demo graph"
-        )
-    console.print("Press Ctrl-C to stop.")
-    logger.info("demo serving uri=%s", connection.uri)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        console.print("stopping")
+    console.print(
+        f"caller token (admin role, valid {CALLER_TOKEN_LIFETIME // 3600} h), then "
+        "a check with it:",
+        highlight=False,
+    )
+    body = (
+        '{"subject": "agent:code-reviewer", "action": "read", '
+        '"resource": "repo:web-app"}'
+    )
+    for line in (
+        f"  export TOKEN={token}",
+        f'  curl -s {base}/v1/check -H "Authorization: Bearer $TOKEN" '
+        f"-H 'Content-Type: application/json' -d '{body}'",
+    ):
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    console.print("serving; press Ctrl-C to stop.")
+    logger.info("demo serving api=%s neo4j=%s", base, connection.uri)
+    uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
+    console.print("stopped serving")
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False

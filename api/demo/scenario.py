@@ -10,7 +10,6 @@ disable one agent.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,11 @@ from typing import Any
 import jwt
 from delegraph.api import render
 from delegraph.api.demo import act_token
+from delegraph.engine.introspect import (
+    Introspection,
+    IntrospectionKeys,
+    VerificationKey,
+)
 from delegraph.engine.model import CheckRequest, Decision
 from delegraph.engine.refs import parse_principal, parse_resource
 from delegraph.engine.service import Engine
@@ -55,7 +59,6 @@ class Step:
     ok: bool
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
-    pending: bool = False
 
 
 def request(
@@ -76,11 +79,6 @@ def request(
     )
 
 
-def introspection_available() -> bool:
-    """Return True once the token introspection module is part of the engine."""
-    return importlib.util.find_spec("delegraph.engine.introspect") is not None
-
-
 class Scenario:
     """Runs the steps in order against ``engine`` and prints them on ``console``."""
 
@@ -89,6 +87,13 @@ class Scenario:
         self.console = console
         self.steps: list[Step] = []
         self.signing_key = act_token.SigningKey.generate()
+        self.introspection_keys = IntrospectionKeys(
+            keys=(
+                VerificationKey(self.signing_key.public_key, (act_token.ALGORITHM,)),
+            ),
+            issuer=act_token.ISSUER,
+            audience=act_token.AUDIENCE,
+        )
         self.token: str | None = None
 
     def run(self) -> list[Step]:
@@ -123,9 +128,7 @@ class Scenario:
         self.console.print(Text(story, style="italic"))
 
     def _record(self, step: Step) -> None:
-        if step.pending:
-            mark = Text("pending", style="yellow")
-        elif step.ok:
+        if step.ok:
             mark = Text("as expected", style="green")
         else:
             mark = Text("UNEXPECTED", style="bold red")
@@ -142,6 +145,19 @@ class Scenario:
         self.console.print(call_text + ")")
         self.console.print(render.decision_view(decision))
         return decision
+
+    def _introspect(self) -> Introspection:
+        assert self.token is not None
+        result = self.engine.introspect(self.token, self.introspection_keys)
+        body = result.as_dict()
+        shown = {
+            name: body[name]
+            for name in ("active", "effective_actions", "stale_claims", "problems")
+            if name in body
+        }
+        self.console.print("introspect(token) ->")
+        self.console.print(Syntax(json.dumps(shown, indent=2, default=str), "json"))
+        return result
 
     # The steps.
     def chain_allowed(self) -> None:
@@ -183,14 +199,23 @@ class Scenario:
         claims = jwt.decode(self.token, options={"verify_signature": False})
         self.console.print(Syntax(json.dumps(claims, indent=2), "json"))
         actors = act_token.actors_of(claims)
+        introspection = self._introspect()
         self._record(
             Step(
                 "token_issued",
                 "RFC 8693 token issued",
-                claims["sub"] == HUMAN and actors == list(CHAIN_ACTORS),
+                claims["sub"] == HUMAN
+                and actors == list(CHAIN_ACTORS)
+                and introspection.active,
                 f"token for {claims['sub']} acting through {' -> '.join(actors)}, "
-                f"expires {_timestamp(claims['exp'])}",
-                {"sub": claims["sub"], "actors": actors, "scope": claims["scope"]},
+                f"expires {_timestamp(claims['exp'])}; introspection: active "
+                f"{str(introspection.active).lower()}",
+                {
+                    "sub": claims["sub"],
+                    "actors": actors,
+                    "scope": claims["scope"],
+                    "active": introspection.active,
+                },
             )
         )
 
@@ -271,20 +296,24 @@ class Scenario:
     def token_introspection(self) -> None:
         self._begin(
             "Token introspection",
-            "POST /v1/tokens/introspect checks a token's act chain against the live "
-            "graph and should report this token inactive.",
+            "Introspection (RFC 7662 shape) verifies the token, then checks its act "
+            "chain against the live graph.",
         )
-        # TODO: call the engine's token introspection here once it is on main and
-        # assert active: false; until then the step is reported as pending.
+        result = self._introspect()
+        revoked = [p.delegation for p in result.problems if p.code == "revoked"]
         self._record(
             Step(
                 "introspection",
                 "token introspection",
-                True,
-                "token introspection is not part of this build yet, so "
-                "active: false cannot be shown",
-                {"available": introspection_available()},
-                pending=True,
+                not result.active and TOP_DELEGATION in revoked,
+                f"active: {str(result.active).lower()}; stale claims: "
+                f"{', '.join(result.stale_claims) or 'none'}; revoked edges: "
+                f"{', '.join(str(r) for r in revoked) or 'none'}",
+                {
+                    "active": result.active,
+                    "stale_claims": list(result.stale_claims),
+                    "revoked": revoked,
+                },
             )
         )
 
