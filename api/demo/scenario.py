@@ -156,7 +156,9 @@ class Scenario:
             if name in body
         }
         self.console.print("introspect(token) ->")
-        self.console.print(Syntax(json.dumps(shown, indent=2, default=str), "json"))
+        self.console.print(
+            Syntax(json.dumps(shown, indent=2, default=str), "json", word_wrap=True)
+        )
         return result
 
     # The steps.
@@ -197,7 +199,7 @@ class Scenario:
             self.signing_key, HUMAN, CHAIN_ACTORS, ["read"], now, TOKEN_LIFETIME
         )
         claims = jwt.decode(self.token, options={"verify_signature": False})
-        self.console.print(Syntax(json.dumps(claims, indent=2), "json"))
+        self.console.print(Syntax(json.dumps(claims, indent=2), "json", word_wrap=True))
         actors = act_token.actors_of(claims)
         introspection = self._introspect()
         self._record(
