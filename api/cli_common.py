@@ -24,7 +24,7 @@ ERROR = 2
 
 # One-shot commands wait longer than the API's per-query timeout, because the
 # first run of a query on a fresh server includes planning it (8 s for the
-# check query on a loaded 2-core machine here).
+# check query on a 2-core machine with a load average near 12).
 DEFAULT_TIMEOUT = 60.0
 
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")

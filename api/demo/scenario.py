@@ -80,7 +80,7 @@ def request(
 
 
 class Scenario:
-    """Runs the steps in order against ``engine`` and prints them on ``console``."""
+    """The narrated steps, run in order against ``engine`` and printed on ``console``."""
 
     def __init__(self, engine: Engine, console: Console) -> None:
         self.engine = engine
@@ -150,14 +150,18 @@ class Scenario:
         assert self.token is not None
         result = self.engine.introspect(self.token, self.introspection_keys)
         body = result.as_dict()
-        shown = {
+        summary_fields = {
             name: body[name]
             for name in ("active", "effective_actions", "stale_claims", "problems")
             if name in body
         }
         self.console.print("introspect(token) ->")
         self.console.print(
-            Syntax(json.dumps(shown, indent=2, default=str), "json", word_wrap=True)
+            Syntax(
+                json.dumps(summary_fields, indent=2, default=str),
+                "json",
+                word_wrap=True,
+            )
         )
         return result
 
