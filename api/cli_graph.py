@@ -123,11 +123,13 @@ def demo(
     host: str = typer.Option(
         "127.0.0.1",
         "--host",
+        envvar="DELEGRAPH_HOST",
         help="Address the REST API binds.",
     ),
     port: int = typer.Option(
         8000,
         "--port",
+        envvar="DELEGRAPH_PORT",
         help="TCP port of the REST API.",
     ),
     replace_graph: bool = typer.Option(

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
+import socket
+import threading
+import time
 
+import httpx
 import pytest
 from delegraph.api.demo.org import organisation
-from delegraph.api.demo.run import run_scenario
+from delegraph.api.demo.run import DemoError, DemoOptions, build_api, run_scenario
 from delegraph.api.demo.scenario import Step
+from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store
 from delegraph.engine.service import Engine, utc_now
 from rich.console import Console
@@ -179,3 +184,56 @@ def test_scenario_all_as_expected(scenario: tuple[dict[str, Step], str]) -> None
     assert "all 11 steps as expected" in output
     for number in range(1, 12):
         assert f"Step {number}." in output
+
+
+def test_demo_api_token_works(
+    store: Store, neo4j_connection: tuple[str, str, str]
+) -> None:
+    """The server and token that the demo prints answer a check on the demo graph."""
+    run_scenario(Engine(store), Console(file=io.StringIO()))
+    settings = Settings()
+    uri, user, password = neo4j_connection
+    settings = settings.model_copy(
+        update={"neo4j_uri": uri, "neo4j_user": user, "neo4j_password": password}
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = build_api(settings, DemoOptions(host="127.0.0.1", port=port))
+    thread = threading.Thread(target=api.server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not api.server.started:
+            assert time.monotonic() < deadline, "the demo API did not start in 60 s"
+            time.sleep(0.05)
+        response = httpx.post(
+            f"{api.base_url}/v1/check",
+            json={
+                "subject": "agent:code-reviewer",
+                "action": "read",
+                "resource": "repo:web-app",
+            },
+            headers={"Authorization": f"Bearer {api.token}"},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["allowed"] is True, response.text
+        refused = httpx.post(
+            f"{api.base_url}/v1/check",
+            json={"subject": "agent:x", "action": "read", "resource": "repo:y"},
+            timeout=60,
+        )
+        assert refused.status_code == 401, refused.text
+    finally:
+        api.server.should_exit = True
+        thread.join(timeout=15)
+
+
+def test_demo_api_port_in_use() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(DemoError, match=f"port {port} on 127.0.0.1 is in use"):
+            build_api(Settings(), DemoOptions(host="127.0.0.1", port=port))

@@ -135,10 +135,17 @@ def run_demo(options: DemoOptions, console: Console) -> list[Step]:
     return steps
 
 
-def serve(
-    settings: Settings, connection: Connection, options: DemoOptions, console: Console
-) -> None:
-    """Serve the REST API on the demo graph and print where to look, until Ctrl-C."""
+@dataclass(frozen=True)
+class DemoApi:
+    """The REST API server of the demo, its base URL and a ready admin token."""
+
+    server: uvicorn.Server
+    base_url: str
+    token: str
+
+
+def build_api(settings: Settings, options: DemoOptions) -> DemoApi:
+    """Build the API server on ``options.host:options.port`` and sign its token."""
     if _port_in_use(options.host, options.port):
         raise DemoError(
             f"port {options.port} on {options.host} is in use; pass --port to pick "
@@ -157,11 +164,29 @@ def serve(
         issuer=api_settings.jwt_issuer,
         audience=api_settings.jwt_audience,
     )
-    base = f"http://{options.host}:{options.port}"
+    config = uvicorn.Config(
+        app, host=options.host, port=options.port, log_level="warning"
+    )
+    base_url = f"http://{options.host}:{options.port}"
+    return DemoApi(uvicorn.Server(config), base_url, token)
 
+
+def serve(
+    settings: Settings, connection: Connection, options: DemoOptions, console: Console
+) -> None:
+    """Serve the REST API on the demo graph and print where to look, until Ctrl-C."""
+    api = build_api(settings, options)
+    print_urls(api, connection, console)
+    logger.info("demo serving api=%s neo4j=%s", api.base_url, connection.uri)
+    api.server.run()
+    console.print("stopped serving")
+
+
+def print_urls(api: DemoApi, connection: Connection, console: Console) -> None:
+    """Print the API docs, Neo4j Browser and its login, and the caller token."""
     console.print()
     console.rule("[bold]serving")
-    console.print(f"API docs:      {base}/docs", highlight=False)
+    console.print(f"API docs:      {api.base_url}/docs", highlight=False)
     if connection.local is not None:
         console.print(f"Neo4j Browser: {connection.local.browser_url}", highlight=False)
         console.print(
@@ -184,15 +209,12 @@ def serve(
         '"resource": "repo:web-app"}'
     )
     for line in (
-        f"  export TOKEN={token}",
-        f'  curl -s {base}/v1/check -H "Authorization: Bearer $TOKEN" '
+        f"  export TOKEN={api.token}",
+        f'  curl -s {api.base_url}/v1/check -H "Authorization: Bearer $TOKEN" '
         f"-H 'Content-Type: application/json' -d '{body}'",
     ):
         console.print(line, soft_wrap=True, highlight=False, markup=False)
     console.print("serving; press Ctrl-C to stop.")
-    logger.info("demo serving api=%s neo4j=%s", base, connection.uri)
-    uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
-    console.print("stopped serving")
 
 
 def _port_in_use(host: str, port: int) -> bool:
