@@ -8,6 +8,7 @@ the caller confirms that with ``replace_graph``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import socket
@@ -178,7 +179,10 @@ def serve(
     api = build_api(settings, options)
     print_urls(api, connection, console)
     logger.info("demo serving api=%s neo4j=%s", api.base_url, connection.uri)
-    api.server.run()
+    # uvicorn shuts down on Ctrl-C and then raises the interrupt again, and the
+    # demo has nothing left to do but stop what it started.
+    with contextlib.suppress(KeyboardInterrupt):
+        api.server.run()
     console.print("stopped serving")
 
 
