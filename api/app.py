@@ -153,7 +153,7 @@ def open_store(settings: Settings) -> Store:
 def load_introspection_keys(settings: Settings) -> IntrospectionKeys | None:
     """Load the issuer keys of token introspection; None when none is configured.
 
-    Without a key the introspection endpoint answers 503. A key that is
+    Without a key the introspection endpoint returns 503. A key that is
     configured but unusable (unreadable file, not a key) stops the start-up.
     """
     configured = (

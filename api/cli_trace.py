@@ -1,9 +1,9 @@
 """``delegraph decisions AGENT``: what an agent did, read from the decision log.
 
-``render_trace`` draws a Trace (its ``as_dict`` form, which is also the body
-of ``GET /v1/agents/{ref}/trace``): each logged decision with the chain that
-decided it, the holders on whose authority the agent acted, and the
-decisions that a check of the same request would deny now.
+``render_trace`` draws a Trace in its ``as_dict`` form, which is also the
+body of ``GET /v1/agents/{ref}/trace``. It shows each logged decision with
+the chain that decided it and the holders on whose authority the agent
+acted. It ends with the decisions that a check would deny now.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from delegraph.engine.service import Engine
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-# In api_helpers.GRAPH, alice's group holds read on folder:finance; d1 takes
+# In api_helpers.GRAPH, alice's group has read on folder:finance; d1 takes
 # read on documents from alice to agent:bot, d2 from agent:bot to agent:sub.
 SUB_READS_Q3 = {
     "subject": "agent:sub",

@@ -1,4 +1,4 @@
-"""POST /v1/tokens/introspect: RFC 7662 answers judged against the live graph."""
+"""POST /v1/tokens/introspect: RFC 7662 responses judged against the live graph."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ ISSUER_PUBLIC_PEM = (
     .decode()
 )
 
-# alice holds read, write and delete on document:q3. d1 passes all three to
+# alice has read, write and delete on document:q3. d1 passes all three to
 # agent:planner (one further hop allowed); planner passes read (d2) and
 # write (d3) to agent:worker on two parallel edges.
 GRAPH: dict[str, Any] = {

@@ -1,10 +1,10 @@
 """The decision log over HTTP: filtered decision pages and an agent's trace.
 
-Both endpoints read the (:Decision) nodes of the Neo4j sink; with
+Both endpoints read the (:Decision) nodes of the Neo4j sink, so with
 ``DELEGRAPH_DECISION_LOG=file:PATH`` or ``off`` they return empty pages.
-They are admin only, as an audit log is: a record names who acted on what,
-through whose delegations, which a PEP with the ``check`` role has no need
-to read.
+They are admin only, as an audit log is. A record names who acted on what
+through whose delegations, and a PEP with the ``check`` role has no need to
+read that.
 """
 
 from __future__ import annotations
@@ -105,10 +105,11 @@ def trace(
 
 
 def query_datetime(value: str | None, field: str) -> datetime | None:
-    """Parse an RFC 3339 query parameter; a naive time is rejected (422).
+    """Parse an RFC 3339 query parameter and reject a naive time (422).
 
     A '+' in a query string decodes to a space, so '...T00:00:00+02:00' sent
-    unencoded arrives as '...T00:00:00 02:00'. The error then says so.
+    unencoded arrives as '...T00:00:00 02:00'. The error message then names
+    the fix.
     """
     try:
         return parse_datetime(value, field)

@@ -1,6 +1,6 @@
 """Token introspection in the shape of RFC 7662, judged against the live graph.
 
-RFC 7662 sends the token form-encoded (``token=...``); JSON
+RFC 7662 sends the token form-encoded (``token=...``), and JSON
 (``{"token": ...}``) is accepted too. A token that fails verification is
 a 200 with ``active: false``, never a 4xx, because RFC 7662 reports an
 unusable token in the body. The token is never logged nor echoed in an
@@ -108,7 +108,7 @@ def _json_fields(body: bytes) -> dict[str, Any]:
 
 
 def _required_token(fields: dict[str, Any]) -> str:
-    """Return the token; the errors name the field but never show its value."""
+    """Return the token. Its errors name the field but never show the value."""
     token = fields.get("token")
     if token is None:
         raise Problem(422, "token is missing", field="token", slug="invalid-request")
@@ -157,7 +157,7 @@ def introspect(
 
 
 def _log(request: Request, result: Introspection) -> None:
-    """Log the outcome with the token's ids (jti, sub), never the token."""
+    """Log the outcome with the token's jti and chain, never the token."""
     if result.error is not None:
         logger.info(
             "request=%s introspect active=false: token failed verification: %s",
