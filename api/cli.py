@@ -132,6 +132,18 @@ def token(
     )
 
 
+def _add_incident_commands() -> None:
+    # Imported here, not at the top, so this registration stays apart from
+    # the other commands' imports.
+    # TODO: fold into the ``trace`` command once the accountability trace lands.
+    from delegraph.api import cli_trace
+
+    app.command("decisions")(cli_trace.decisions)
+
+
+_add_incident_commands()
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
