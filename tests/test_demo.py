@@ -37,7 +37,7 @@ def scenario(store: Store) -> tuple[dict[str, Step], str]:
     """Run the whole scenario once on a freshly loaded demo organisation."""
     output = io.StringIO()
     console = Console(file=output, width=120, color_system=None)
-    steps = run_scenario(Engine(store), console)
+    steps = run_scenario(Engine(store), console).steps
     return {step.key: step for step in steps}, output.getvalue()
 
 
@@ -186,11 +186,11 @@ def test_scenario_all_as_expected(scenario: tuple[dict[str, Step], str]) -> None
         assert f"Step {number}." in output
 
 
-def test_demo_api_token_works(
+def test_demo_api_check_and_introspect(
     store: Store, neo4j_connection: tuple[str, str, str]
 ) -> None:
-    """The server and token that the demo prints answer a check on the demo graph."""
-    run_scenario(Engine(store), Console(file=io.StringIO()))
+    """The API and tokens that the demo prints: a check, a 401, an introspection."""
+    scenario = run_scenario(Engine(store), Console(file=io.StringIO()))
     settings = Settings()
     uri, user, password = neo4j_connection
     settings = settings.model_copy(
@@ -199,7 +199,8 @@ def test_demo_api_token_works(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    api = build_api(settings, DemoOptions(host="127.0.0.1", port=port))
+    api = build_api(settings, DemoOptions(host="127.0.0.1", port=port), scenario)
+    assert api.act_token == scenario.token
     thread = threading.Thread(target=api.server.run, daemon=True)
     thread.start()
     try:
@@ -225,6 +226,17 @@ def test_demo_api_token_works(
             timeout=60,
         )
         assert refused.status_code == 401, refused.text
+        introspection = httpx.post(
+            f"{api.base_url}/v1/tokens/introspect",
+            data={"token": api.act_token},
+            headers={"Authorization": f"Bearer {api.token}"},
+            timeout=60,
+        )
+        assert introspection.status_code == 200, introspection.text
+        body = introspection.json()
+        assert body["active"] is False, body
+        assert body["stale_claims"] == ["read"], body
+        assert body["sub"] == "user:alice", body
     finally:
         api.server.should_exit = True
         thread.join(timeout=15)

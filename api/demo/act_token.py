@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 ALGORITHM = "ES256"
@@ -34,6 +35,13 @@ class SigningKey:
     @property
     def public_key(self) -> ec.EllipticCurvePublicKey:
         return self.private_key.public_key()
+
+    def public_pem(self) -> str:
+        """Return the public key as PEM text, the form introspection settings take."""
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        ).decode()
 
 
 def act_claim(actors: Sequence[str]) -> dict[str, Any]:

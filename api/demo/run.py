@@ -20,6 +20,7 @@ import uvicorn
 from delegraph.api import neo4j_local
 from delegraph.api.app import create_app
 from delegraph.api.auth import issue_token
+from delegraph.api.demo import act_token
 from delegraph.api.demo.org import LoadedOrganisation, load_organisation
 from delegraph.api.demo.scenario import Scenario, Step
 from delegraph.api.settings import Settings
@@ -110,10 +111,12 @@ def prepare(engine: Engine, console: Console) -> LoadedOrganisation:
     return loaded
 
 
-def run_scenario(engine: Engine, console: Console) -> list[Step]:
+def run_scenario(engine: Engine, console: Console) -> Scenario:
     """Load the organisation and run the narrated scenario on it."""
     prepare(engine, console)
-    return Scenario(engine, console).run()
+    scenario = Scenario(engine, console)
+    scenario.run()
+    return scenario
 
 
 def run_demo(options: DemoOptions, console: Console) -> list[Step]:
@@ -128,12 +131,12 @@ def run_demo(options: DemoOptions, console: Console) -> list[Step]:
         )
         try:
             engine = Engine(store, EngineConfig(max_chain=settings.max_chain))
-            steps = run_scenario(engine, console)
+            scenario = run_scenario(engine, console)
         finally:
             store.close()
         if options.serve:
-            serve(settings, connection, options, console)
-    return steps
+            serve(settings, connection, options, console, scenario)
+    return scenario.steps
 
 
 @dataclass(frozen=True)
@@ -143,10 +146,17 @@ class DemoApi:
     server: uvicorn.Server
     base_url: str
     token: str
+    act_token: str | None
 
 
-def build_api(settings: Settings, options: DemoOptions) -> DemoApi:
-    """Build the API server on ``options.host:options.port`` and sign its token."""
+def build_api(
+    settings: Settings, options: DemoOptions, scenario: Scenario | None = None
+) -> DemoApi:
+    """Build the API server on ``options.host:options.port`` and sign its token.
+
+    With ``scenario``, introspection also accepts the tokens of the scenario's
+    token service, unless introspection keys are configured already.
+    """
     if _port_in_use(options.host, options.port):
         raise DemoError(
             f"port {options.port} on {options.host} is in use; pass --port to pick "
@@ -155,7 +165,15 @@ def build_api(settings: Settings, options: DemoOptions) -> DemoApi:
     # Without a configured secret, the demo signs caller tokens with one made up
     # for this run, so the token printed below works only until the demo stops.
     secret = settings.jwt_secret or secrets.token_hex(32)
-    api_settings = settings.model_copy(update={"jwt_secret": secret})
+    update: dict[str, str] = {"jwt_secret": secret}
+    introspects_scenario = scenario is not None and not (
+        settings.introspect_public_key or settings.introspect_jwks_file
+    )
+    if scenario is not None and introspects_scenario:
+        update["introspect_public_key"] = scenario.signing_key.public_pem()
+        update["introspect_issuer"] = act_token.ISSUER
+        update["introspect_audience"] = act_token.AUDIENCE
+    api_settings = settings.model_copy(update=update)
     app = create_app(api_settings)
     token = issue_token(
         secret,
@@ -169,14 +187,19 @@ def build_api(settings: Settings, options: DemoOptions) -> DemoApi:
         app, host=options.host, port=options.port, log_level="warning"
     )
     base_url = f"http://{options.host}:{options.port}"
-    return DemoApi(uvicorn.Server(config), base_url, token)
+    scenario_token = scenario.token if scenario and introspects_scenario else None
+    return DemoApi(uvicorn.Server(config), base_url, token, scenario_token)
 
 
 def serve(
-    settings: Settings, connection: Connection, options: DemoOptions, console: Console
+    settings: Settings,
+    connection: Connection,
+    options: DemoOptions,
+    console: Console,
+    scenario: Scenario,
 ) -> None:
     """Serve the REST API on the demo graph and print where to look, until Ctrl-C."""
-    api = build_api(settings, options)
+    api = build_api(settings, options, scenario)
     print_urls(api, connection, console)
     logger.info("demo serving api=%s neo4j=%s", api.base_url, connection.uri)
     # uvicorn shuts down on Ctrl-C and then raises the interrupt again, and the
@@ -218,6 +241,15 @@ def print_urls(api: DemoApi, connection: Connection, console: Console) -> None:
         f"-H 'Content-Type: application/json' -d '{body}'",
     ):
         console.print(line, soft_wrap=True, highlight=False, markup=False)
+    if api.act_token is not None:
+        console.print("introspect the scenario's RFC 8693 token (now inactive):")
+        console.print(
+            f'  curl -s {api.base_url}/v1/tokens/introspect -H "Authorization: '
+            f'Bearer $TOKEN" -d token={api.act_token}',
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
     console.print("serving; press Ctrl-C to stop.")
 
 
