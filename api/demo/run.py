@@ -141,7 +141,7 @@ def run_demo(options: DemoOptions, console: Console) -> list[Step]:
 
 @dataclass(frozen=True)
 class DemoApi:
-    """The REST API server of the demo, its base URL and a ready admin token."""
+    """The demo's REST API server, its base URL, an admin token and the scenario's JWT."""
 
     server: uvicorn.Server
     base_url: str
@@ -202,8 +202,8 @@ def serve(
     api = build_api(settings, options, scenario)
     print_urls(api, connection, console)
     logger.info("demo serving api=%s neo4j=%s", api.base_url, connection.uri)
-    # uvicorn shuts down on Ctrl-C and then raises the interrupt again, and the
-    # demo has nothing left to do but stop what it started.
+    # uvicorn (0.55) shuts down on Ctrl-C, then raises the captured SIGINT
+    # again; the demo has nothing left to do but stop what it started.
     with contextlib.suppress(KeyboardInterrupt):
         api.server.run()
     console.print("stopped serving")
