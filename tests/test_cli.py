@@ -400,3 +400,15 @@ def test_check_url_unreachable_exit_2(cli_env: dict[str, str]) -> None:
     )
     assert result.exit_code == 2, result.output
     assert "failed" in result.output
+
+
+def test_demo_needs_replace_graph(cli_env: dict[str, str]) -> None:
+    result = invoke(cli_env, "demo", "--no-serve")
+    assert result.exit_code == 2, result.output
+    assert "--replace-graph" in result.output
+
+
+def test_demo_no_serve_exit_0(clean_store: Store, cli_env: dict[str, str]) -> None:
+    result = invoke(cli_env, "demo", "--no-serve", "--replace-graph")
+    assert result.exit_code == 0, result.output
+    assert "all 11 steps as expected" in result.output
