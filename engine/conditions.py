@@ -72,7 +72,15 @@ def evaluate(source: str | None, variables: dict[str, Any]) -> Outcome:
         result = _program(source).execute(variables)
     except KeyError as error:
         return Outcome(False, missing_field=_field_path(source, str(error.args[0])))
-    except (TypeError, ValueError, RuntimeError) as error:
+    # Division by zero, int64 overflow and an index out of range surface as
+    # ArithmeticError and IndexError; like a type error, they make it false.
+    except (
+        TypeError,
+        ValueError,
+        RuntimeError,
+        ArithmeticError,
+        IndexError,
+    ) as error:
         return Outcome(False, error=str(error).splitlines()[0])
     if result is True:
         return TRUE

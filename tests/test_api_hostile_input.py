@@ -1,0 +1,61 @@
+"""Hostile input over REST: every malformed or odd value gets a 4xx or a deny.
+
+Each test names the field and value that once produced a 500 or a wrong
+status, so a regression points at the input that breaks.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from api_helpers import ADMIN, CHECK, GRAPH
+from fastapi.testclient import TestClient
+
+
+def load_with(client: TestClient, **extra: list[dict[str, Any]]) -> None:
+    """Import GRAPH with extra entries appended to its lists."""
+    graph = copy.deepcopy(GRAPH)
+    for key, items in extra.items():
+        graph.setdefault(key, []).extend(items)
+    response = client.post("/v1/graph/import", json=graph, headers=ADMIN)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("condition", "context"),
+    [
+        ("context.n / context.d > 1", {"n": 1, "d": 0}),
+        ("context.items[3] == 1", {"items": [1]}),
+        ("context.n + 9223372036854775807 > 0", {"n": 1}),
+    ],
+)
+def test_condition_runtime_error_denies(
+    api: TestClient, condition: str, context: dict[str, Any]
+) -> None:
+    load_with(
+        api,
+        grants=[
+            {"principal": "user:bob", "resource": "document:other", "actions": ["read"]}
+        ],
+        delegations=[
+            {
+                "id": "d-bob",
+                "from": "user:bob",
+                "to": "agent:sub",
+                "actions": ["read"],
+                "condition": condition,
+            }
+        ],
+    )
+    body = {
+        "subject": "agent:sub",
+        "action": "read",
+        "resource": "document:other",
+        "context": context,
+    }
+    response = api.post("/v1/check", json=body, headers=CHECK)
+    assert response.status_code == 200, response.text
+    assert response.json()["allowed"] is False, response.text
+    assert condition in response.json()["reason"], response.text
