@@ -59,3 +59,27 @@ def test_condition_runtime_error_denies(
     assert response.status_code == 200, response.text
     assert response.json()["allowed"] is False, response.text
     assert condition in response.json()["reason"], response.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("expires_at", "9999-12-31T23:59:59-14:00"),
+        ("not_before", "0001-01-01T00:00:00+14:00"),
+    ],
+)
+def test_delegation_datetime_out_of_range(
+    api: TestClient, field: str, value: str
+) -> None:
+    load_with(api)
+    body = {
+        "id": "d-range",
+        "from": "user:alice",
+        "to": "agent:sub",
+        "actions": ["read"],
+        field: value,
+    }
+    response = api.post("/v1/delegations", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"].endswith(field), response.text
+    assert response.json()["value"] == value, response.text
