@@ -83,3 +83,55 @@ def test_delegation_datetime_out_of_range(
     assert response.status_code == 422, response.text
     assert response.json()["field"].endswith(field), response.text
     assert response.json()["value"] == value, response.text
+
+
+WILDCARD_EVALUATION = {
+    "subject": {"type": "agent", "id": "*"},
+    "action": {"name": "read"},
+    "resource": {"type": "document", "id": "q3"},
+}
+BOT_EVALUATION = {**WILDCARD_EVALUATION, "subject": {"type": "agent", "id": "bot"}}
+
+
+def test_evaluation_wildcard_subject_is_400(api: TestClient) -> None:
+    load_with(api)
+    response = api.post(
+        "/access/v1/evaluation", json=WILDCARD_EVALUATION, headers=CHECK
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "subject", response.text
+    assert response.json()["value"] == "agent:*", response.text
+
+
+def test_evaluation_wildcard_context_agent_is_400(api: TestClient) -> None:
+    load_with(api)
+    body = {
+        **WILDCARD_EVALUATION,
+        "subject": {"type": "user", "id": "alice"},
+        "context": {"agent": "agent:*"},
+    }
+    response = api.post("/access/v1/evaluation", json=body, headers=CHECK)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "context.agent", response.text
+
+
+def test_evaluations_wildcard_item_errors_alone(api: TestClient) -> None:
+    load_with(api)
+    body = {"evaluations": [WILDCARD_EVALUATION, BOT_EVALUATION]}
+    response = api.post("/access/v1/evaluations", json=body, headers=CHECK)
+    assert response.status_code == 200, response.text
+    first, second = response.json()["evaluations"]
+    assert first["decision"] is False, response.text
+    assert first["context"]["error"]["status"] == 400, response.text
+    assert "agent:*" in first["context"]["error"]["message"], response.text
+    assert second == {"decision": True}, response.text
+
+
+def test_check_batch_wildcard_names_item(api: TestClient) -> None:
+    load_with(api)
+    bot = {"subject": "agent:bot", "action": "read", "resource": "document:q3"}
+    body = {"checks": [bot, {**bot, "subject": "agent:*"}]}
+    response = api.post("/v1/check/batch", json=body, headers=CHECK)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "checks[1].subject", response.text
+    assert response.json()["value"] == "agent:*", response.text
