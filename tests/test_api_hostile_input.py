@@ -135,3 +135,50 @@ def test_check_batch_wildcard_names_item(api: TestClient) -> None:
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "checks[1].subject", response.text
     assert response.json()["value"] == "agent:*", response.text
+
+
+def load_subject_condition(client: TestClient) -> None:
+    """Let agent:sub read document:other only when its team property is ops."""
+    load_with(
+        client,
+        grants=[
+            {"principal": "user:bob", "resource": "document:other", "actions": ["read"]}
+        ],
+        delegations=[
+            {
+                "id": "d-team",
+                "from": "user:bob",
+                "to": "agent:sub",
+                "actions": ["read"],
+                "condition": 'subject.properties.team == "ops"',
+            }
+        ],
+    )
+
+
+OPS_AGENT = {"type": "agent", "id": "sub", "properties": {"team": "ops"}}
+
+
+def test_search_resource_reads_subject_properties(api: TestClient) -> None:
+    load_subject_condition(api)
+    evaluation = {
+        "subject": OPS_AGENT,
+        "action": {"name": "read"},
+        "resource": {"type": "document", "id": "other"},
+    }
+    allowed = api.post("/access/v1/evaluation", json=evaluation, headers=CHECK)
+    assert allowed.json() == {"decision": True}, allowed.text
+
+    search = {**evaluation, "resource": {"type": "document"}}
+    response = api.post("/access/v1/search/resource", json=search, headers=CHECK)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert {"type": "document", "id": "other"} in results, response.text
+
+
+def test_search_action_reads_subject_properties(api: TestClient) -> None:
+    load_subject_condition(api)
+    search = {"subject": OPS_AGENT, "resource": {"type": "document", "id": "other"}}
+    response = api.post("/access/v1/search/action", json=search, headers=CHECK)
+    assert response.status_code == 200, response.text
+    assert response.json()["results"] == [{"name": "read"}], response.text
