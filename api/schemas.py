@@ -32,6 +32,7 @@ from delegraph.engine.refs import (
     parse_principal,
     parse_ref,
     parse_resource,
+    require_not_wildcard,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,7 +57,9 @@ class CheckBody(Strict):
 
     def to_request(self, request_id: str | None, at: str = "") -> CheckRequest:
         return CheckRequest(
-            subject=parse_principal(self.subject, at + "subject"),
+            subject=require_not_wildcard(
+                parse_principal(self.subject, at + "subject"), at + "subject"
+            ),
             action=parse_action(self.action, at + "action"),
             resource=parse_resource(self.resource, at + "resource"),
             context=self.context,

@@ -2,8 +2,9 @@
 
 A condition sees ``context``, ``subject`` (``type``, ``id``, ``properties``),
 ``resource`` (the same) and ``action.name``. It holds only when it evaluates
-to ``true``: a condition that reads an absent field, fails with a type error
-or returns anything but a boolean does not hold, and the outcome says why.
+to ``true``. A condition that reads an absent field, fails at run time (a
+type error, division by zero, int64 overflow, an index out of range) or
+returns anything but a boolean does not hold, and the outcome says why.
 """
 
 from __future__ import annotations
@@ -72,7 +73,15 @@ def evaluate(source: str | None, variables: dict[str, Any]) -> Outcome:
         result = _program(source).execute(variables)
     except KeyError as error:
         return Outcome(False, missing_field=_field_path(source, str(error.args[0])))
-    except (TypeError, ValueError, RuntimeError) as error:
+    # The cel library raises ArithmeticError on division by zero and int64
+    # overflow, and IndexError on an index out of range.
+    except (
+        TypeError,
+        ValueError,
+        RuntimeError,
+        ArithmeticError,
+        IndexError,
+    ) as error:
         return Outcome(False, error=str(error).splitlines()[0])
     if result is True:
         return TRUE

@@ -11,7 +11,7 @@ the graph before its first write.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -297,6 +297,17 @@ def parse_datetime(value: Any, at: str) -> datetime | None:
             at,
             str(value),
         )
+    # Neo4j stores datetimes as UTC instants, and the driver fails on one
+    # whose UTC form leaves years 1-9999 (e.g. 9999-12-31T23:59:59-14:00).
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError as error:
+        raise InvalidRequest(
+            f"{at} {str(value)!r} is out of range: in UTC it falls outside "
+            "the years 1 to 9999",
+            at,
+            str(value),
+        ) from error
     return parsed
 
 

@@ -105,6 +105,20 @@ def parse_principal(
     return ref
 
 
+def require_not_wildcard(ref: Ref, field: str) -> Ref:
+    """Return ``ref``, or raise InvalidRequest when it is ``kind:*``.
+
+    A check's subject names one principal, so a wildcard there is invalid.
+    """
+    if ref.is_wildcard:
+        raise InvalidRequest(
+            f"{field} {str(ref)!r} is a wildcard; a subject names one principal",
+            field,
+            str(ref),
+        )
+    return ref
+
+
 def parse_resource(value: object, field: str) -> Ref:
     """Parse a resource ref: its kind is the resource type, never a principal kind."""
     ref = parse_ref(value, field)

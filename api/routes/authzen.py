@@ -31,6 +31,7 @@ from delegraph.engine.refs import (
     parse_principal,
     parse_ref,
     parse_resource,
+    require_not_wildcard,
 )
 from delegraph.engine.service import Engine
 from fastapi import APIRouter, Request
@@ -116,7 +117,8 @@ def to_check_request(body: EvaluationBody, request_id: str) -> CheckRequest:
     on_behalf_of: Ref | None = None
     if context.get("agent") is not None:
         on_behalf_of = subject
-        subject = _agent_ref(context["agent"])
+        subject = require_not_wildcard(_agent_ref(context["agent"]), "context.agent")
+    require_not_wildcard(subject, "subject")
     return CheckRequest(
         subject=subject,
         action=action,

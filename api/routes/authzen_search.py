@@ -136,7 +136,12 @@ def search_subject(
             if entry.conditional and not _holds(
                 engine,
                 _check(
-                    principal, action, resource, body.context, body.resource, request
+                    principal,
+                    action,
+                    resource,
+                    body.context,
+                    (None, body.resource),
+                    request,
                 ),
             ):
                 continue
@@ -175,7 +180,15 @@ def search_resource(
             if resource.is_wildcard:
                 continue
             if entry.conditional and not _holds(
-                engine, _check(subject, action, resource, body.context, None, request)
+                engine,
+                _check(
+                    subject,
+                    action,
+                    resource,
+                    body.context,
+                    (body.subject, None),
+                    request,
+                ),
             ):
                 continue
             results.append({"type": resource.kind, "id": resource.id})
@@ -223,7 +236,7 @@ def search_action(
                         entry.action,
                         resource,
                         body.context,
-                        body.resource,
+                        (body.subject, body.resource),
                         request,
                     ),
                 ):
@@ -242,17 +255,30 @@ def _check(
     action: str,
     resource: Ref,
     context: dict[str, Any] | None,
-    resource_entity: Entity | None,
+    entities: tuple[Entity | None, Entity | None],
     request: Request,
 ) -> CheckRequest:
-    properties = {} if resource_entity is None else resource_entity.properties or {}
+    """Build the check of one conditional entry.
+
+    ``entities`` holds the request's subject and resource entities when the
+    request names them, so a condition reads the same properties as an
+    evaluation of that subject and resource would.
+    """
+    subject_entity, resource_entity = entities
     return CheckRequest(
         subject=subject,
         action=action,
         resource=resource,
         context=dict(context or {}),
-        resource_properties=dict(properties),
+        subject_properties=_properties(subject_entity),
+        resource_properties=_properties(resource_entity),
         request_id=request_id(request),
+    )
+
+
+def _properties(entity: Entity | None) -> dict[str, Any]:
+    return (
+        {} if entity is None or entity.properties is None else dict(entity.properties)
     )
 
 
