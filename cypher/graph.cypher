@@ -7,25 +7,34 @@ OPTIONAL MATCH (p:Principal {ref: ref})
 OPTIONAL MATCH (r:Resource {ref: ref})
 RETURN ref, p IS NOT NULL AS principal, r IS NOT NULL AS resource
 
+// An import never undoes a kill switch: a disabled principal stays disabled
+// (enable it explicitly) and a revoked delegation stays revoked, with its
+// revoked_at, revoked_by and reason, so re-running a provisioning job after
+// an incident cannot bring a cut chain back.
+
 // query: upsert_users
 UNWIND $rows AS row
 MERGE (p:Principal:User {ref: row.ref})
-SET p.kind = 'user', p.id = row.id, p.disabled = row.disabled
+SET p.kind = 'user', p.id = row.id,
+    p.disabled = coalesce(p.disabled, false) OR row.disabled
 
 // query: upsert_groups
 UNWIND $rows AS row
 MERGE (p:Principal:Group {ref: row.ref})
-SET p.kind = 'group', p.id = row.id, p.disabled = row.disabled
+SET p.kind = 'group', p.id = row.id,
+    p.disabled = coalesce(p.disabled, false) OR row.disabled
 
 // query: upsert_agents
 UNWIND $rows AS row
 MERGE (p:Principal:Agent {ref: row.ref})
-SET p.kind = 'agent', p.id = row.id, p.disabled = row.disabled
+SET p.kind = 'agent', p.id = row.id,
+    p.disabled = coalesce(p.disabled, false) OR row.disabled
 
 // query: upsert_workloads
 UNWIND $rows AS row
 MERGE (p:Principal:Workload {ref: row.ref})
-SET p.kind = 'workload', p.id = row.id, p.disabled = row.disabled
+SET p.kind = 'workload', p.id = row.id,
+    p.disabled = coalesce(p.disabled, false) OR row.disabled
 
 // query: set_owners
 UNWIND $rows AS row
@@ -66,9 +75,10 @@ MERGE (p)-[g:HAS_ACCESS]->(r)
 SET g.actions = row.actions, g.expires_at = row.expires_at, g.condition = row.condition
 
 // query: upsert_delegations
-// Every property is written from the row, where a null removes it. A new
-// edge gets created_at = $now and created_by = $by, and a re-imported one
-// keeps its own. Nothing reads a property of d, so the plan needs no Eager.
+// Every property is written from the row, where a null removes it, except
+// that a revocation stays (revoked_at is set last, so the two CASEs read the
+// stored value). A new edge gets created_at = $now and created_by = $by, and
+// a re-imported one keeps its own. The plan has no Eager.
 UNWIND $rows AS row
 MATCH (source:Principal {ref: row.from})
 MATCH (target:Principal {ref: row.to})
@@ -82,9 +92,10 @@ SET d.actions = row.actions,
     d.not_before = row.not_before,
     d.expires_at = row.expires_at,
     d.condition = row.condition,
-    d.revoked_at = row.revoked_at,
-    d.revoked_by = row.revoked_by,
-    d.revoke_reason = row.revoke_reason
+    d.revoked_by = CASE WHEN d.revoked_at IS NULL THEN row.revoked_by ELSE d.revoked_by END,
+    d.revoke_reason = CASE WHEN d.revoked_at IS NULL THEN row.revoke_reason
+                           ELSE d.revoke_reason END,
+    d.revoked_at = coalesce(d.revoked_at, row.revoked_at)
 
 // query: upsert_delegations_with_origin
 // The same for rows whose document gives created_at and created_by.
@@ -102,9 +113,10 @@ SET d.created_at = row.created_at,
     d.not_before = row.not_before,
     d.expires_at = row.expires_at,
     d.condition = row.condition,
-    d.revoked_at = row.revoked_at,
-    d.revoked_by = row.revoked_by,
-    d.revoke_reason = row.revoke_reason
+    d.revoked_by = CASE WHEN d.revoked_at IS NULL THEN row.revoked_by ELSE d.revoked_by END,
+    d.revoke_reason = CASE WHEN d.revoked_at IS NULL THEN row.revoke_reason
+                           ELSE d.revoke_reason END,
+    d.revoked_at = coalesce(d.revoked_at, row.revoked_at)
 
 // query: export_principals
 MATCH (p:Principal)

@@ -8,6 +8,8 @@ from delegraph.cypher.store import Store
 from delegraph.engine.documents import document_to_dict, parse_document
 from delegraph.engine.errors import Conflict, InvalidRequest
 from delegraph.engine.graph import export_document, import_document
+from delegraph.engine.refs import parse_ref
+from delegraph.engine.service import Engine
 
 CASES = Path(__file__).resolve().parents[1].parent / "shared" / "cases"
 
@@ -81,6 +83,36 @@ def test_import_twice_changes_nothing(clean_store: Store) -> None:
     import_document(clean_store, parse_document(ORG))
     second = (counts(clean_store), document_to_dict(export_document(clean_store)))
     assert first == second
+
+
+def test_reimport_keeps_revoke_and_disable(clean_store: Store) -> None:
+    engine = Engine(clean_store)
+    engine.import_document(parse_document(ORG))
+    engine.revoke("d1", "user:alice", "leaked")
+    engine.disable(parse_ref("agent:expense-bot", "ref"), "user:alice")
+    engine.import_document(parse_document(ORG))
+    exported = document_to_dict(export_document(clean_store))
+    delegation = exported["delegations"][0]
+    assert delegation["revoked_by"] == "user:alice"
+    assert delegation["revoke_reason"] == "leaked"
+    assert delegation["revoked_at"] is not None
+    agent = exported["agents"][0]
+    assert agent["disabled"] is True
+    # An imported revocation of a live edge is written as given.
+    revoked = dict(
+        ORG["delegations"][0],
+        id="d2",
+        revoked_at="2030-01-01T00:00:00Z",
+        revoked_by="user:bob",
+        revoke_reason="restored",
+    )
+    engine.import_document(parse_document({**ORG, "delegations": [revoked]}))
+    by_id = {
+        d["id"]: d
+        for d in document_to_dict(export_document(clean_store))["delegations"]
+    }
+    assert by_id["d2"]["revoked_by"] == "user:bob"
+    assert by_id["d2"]["revoke_reason"] == "restored"
 
 
 def test_every_case_document_imports(clean_store: Store) -> None:
