@@ -381,7 +381,8 @@ def _reap(pid: int) -> None:
     child = _children.pop(pid, None)
     if child is not None:
         # The JVM's main thread can show as a zombie while other threads still
-        # shut down, so _alive() may report the end early; wait() waits for it.
+        # shut down, so _alive() may report the exit too early. wait() blocks
+        # until the whole process has exited.
         try:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
