@@ -1,9 +1,11 @@
 """The FastAPI application: native v1 API, AuthZEN 1.0, operations endpoints.
 
 ``create_app`` wires settings, authentication, limits, metrics and the
-routers. Its lifespan opens the Neo4j store, applies the schema and builds
-the Engine, unless the caller passes an Engine (tests do), which the app
-then uses as it is and does not close.
+routers. Its lifespan opens the Neo4j store, applies the schema, opens the
+decision log that DELEGRAPH_DECISION_LOG names and builds the Engine with
+the log as its ``on_decision`` hook. On shutdown it writes what the log has
+queued, then closes the store. A caller that passes an Engine (tests do)
+keeps it as it is: the app neither closes it nor adds a log to it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from delegraph.api.auth import build_verifier
+from delegraph.api.auth import AuthConfigError, build_verifier
 from delegraph.api.metrics import Metrics
 from delegraph.api.middleware import BodyLimits, RequestContext
 from delegraph.api.problems import install_handlers
@@ -21,13 +23,17 @@ from delegraph.api.routes import (
     authzen_search,
     checks,
     crud,
+    decisions,
     delegations,
     graph,
     health,
     lookups,
+    tokens,
 )
 from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store, StoreError
+from delegraph.engine.errors import InvalidRequest
+from delegraph.engine.introspect import IntrospectionKeys
 from delegraph.engine.service import Engine, EngineConfig
 from fastapi import APIRouter, FastAPI
 
@@ -44,6 +50,8 @@ ROUTERS: list[APIRouter] = [
     authzen.well_known,
     graph.router,
     lookups.router,
+    decisions.router,
+    tokens.router,
     crud.router,
     delegations.router,
     health.router,
@@ -55,7 +63,8 @@ def create_app(
     engine: Engine | None = None,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """Build the API; raises AuthConfigError when auth is on without a key."""
+    """Build the API; raises AuthConfigError when auth is on without a key, or
+    when a configured key of caller authentication or introspection is unusable."""
     settings = settings or Settings()
     verifier = build_verifier(settings)
     if verifier is None:
@@ -71,10 +80,22 @@ def create_app(
             yield
             return
         store = open_store(settings)
-        app.state.engine = Engine(store, EngineConfig(max_chain=settings.max_chain))
+        try:
+            decision_log = settings.open_decision_log(store)
+        except InvalidRequest:
+            store.close()
+            raise
+        app.state.decision_log = decision_log
+        app.state.engine = Engine(
+            store,
+            EngineConfig(max_chain=settings.max_chain),
+            on_decision=None if decision_log is None else decision_log.record,
+        )
         try:
             yield
         finally:
+            if decision_log is not None:
+                decision_log.close()
             store.close()
             logger.info("neo4j store closed uri=%s", store.uri)
 
@@ -87,6 +108,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.verifier = verifier
+    app.state.introspection_keys = load_introspection_keys(settings)
+    app.state.decision_log = None
     app.state.metrics = Metrics()
     if engine is not None:
         app.state.engine = engine
@@ -125,3 +148,25 @@ def open_store(settings: Settings) -> Store:
         "serving decisions from neo4j %s database=%s", uri, settings.neo4j_database
     )
     return store
+
+
+def load_introspection_keys(settings: Settings) -> IntrospectionKeys | None:
+    """Load the issuer keys of token introspection; None when none is configured.
+
+    Without a key the introspection endpoint returns 503. A key that is
+    configured but unusable (unreadable file, not a key) stops the start-up.
+    """
+    configured = (
+        settings.introspect_public_key
+        or settings.introspect_jwks_file
+        or settings.jwt_public_key
+        or settings.jwks_file
+        or settings.jwt_secret
+    )
+    if not configured:
+        logger.info("token introspection is off: no issuer key is configured")
+        return None
+    try:
+        return settings.introspection_keys()
+    except InvalidRequest as error:
+        raise AuthConfigError(error.message) from error

@@ -141,6 +141,9 @@ class BodyLimits:
         )
 
 
+LONG_VALUE_SHOWN = 32
+
+
 def json_limit_problem(
     document: Any, max_depth: int, max_string: int
 ) -> Problem | None:
@@ -155,7 +158,8 @@ def json_limit_problem(
                     f"{where} is {len(value)} characters; the limit is {max_string} "
                     "(DELEGRAPH_MAX_STRING_LENGTH)",
                     field=where,
-                    value=value,
+                    # Only the start: the string may be a token or another secret.
+                    value=value[:LONG_VALUE_SHOWN] + "...",
                     slug="limit-exceeded",
                 )
             continue

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 from delegraph.api import neo4j_local
+from delegraph.cypher.store import Store
+from delegraph.engine.audit import DecisionLog, open_decision_log
+from delegraph.engine.introspect import IntrospectionKeys
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +30,28 @@ class Settings(BaseSettings):
 
     max_chain: int = Field(default=8, ge=1, le=32, alias="DELEGRAPH_MAX_CHAIN")
     decision_log: str = Field(default="neo4j", alias="DELEGRAPH_DECISION_LOG")
+    decision_log_sample_rate: float = Field(
+        default=1.0, ge=0.0, le=1.0, alias="DELEGRAPH_DECISION_LOG_SAMPLE_RATE"
+    )
+    decision_log_hash_key: str | None = Field(
+        default=None, alias="DELEGRAPH_DECISION_LOG_HASH_KEY"
+    )
+    decision_log_capacity: int = Field(
+        default=10_000, ge=1, alias="DELEGRAPH_DECISION_LOG_CAPACITY"
+    )
+
+    introspect_public_key: str | None = Field(
+        default=None, alias="DELEGRAPH_INTROSPECT_PUBLIC_KEY"
+    )
+    introspect_jwks_file: str | None = Field(
+        default=None, alias="DELEGRAPH_INTROSPECT_JWKS_FILE"
+    )
+    introspect_issuer: str | None = Field(
+        default=None, alias="DELEGRAPH_INTROSPECT_ISSUER"
+    )
+    introspect_audience: str | None = Field(
+        default=None, alias="DELEGRAPH_INTROSPECT_AUDIENCE"
+    )
     query_timeout_seconds: float = Field(
         default=5.0, gt=0, alias="DELEGRAPH_QUERY_TIMEOUT"
     )
@@ -73,3 +98,34 @@ class Settings(BaseSettings):
         if password is None:
             password = neo4j_local.read_password(local) or ""
         return uri, self.neo4j_user, password
+
+    def introspection_keys(self) -> IntrospectionKeys:
+        """Load the introspection issuer keys, else the caller-authentication keys.
+
+        Raises InvalidRequest naming the setting when no key is configured.
+        """
+        if self.introspect_public_key or self.introspect_jwks_file:
+            return IntrospectionKeys.load(
+                public_key=self.introspect_public_key,
+                jwks_file=self.introspect_jwks_file,
+                issuer=self.introspect_issuer,
+                audience=self.introspect_audience,
+            )
+        return IntrospectionKeys.load(
+            public_key=self.jwt_public_key,
+            jwks_file=self.jwks_file,
+            secret=self.jwt_secret,
+            issuer=self.introspect_issuer,
+            audience=self.introspect_audience,
+        )
+
+    def open_decision_log(self, store: Store) -> DecisionLog | None:
+        """Open the decision log that DELEGRAPH_DECISION_LOG names (None for off)."""
+        key = self.decision_log_hash_key
+        return open_decision_log(
+            self.decision_log,
+            store,
+            sample_rate=self.decision_log_sample_rate,
+            hash_key=None if key is None else key.encode(),
+            capacity=self.decision_log_capacity,
+        )

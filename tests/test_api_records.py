@@ -223,6 +223,22 @@ def test_principal_token_own_delegations_only(api: TestClient) -> None:
     assert revoked.json()["delegation"]["revoked_by"] == "agent:bot"
 
 
+def test_impact_previews_revoke(api: TestClient) -> None:
+    load(api)
+    preview = api.get("/v1/delegations/d1/impact", headers=CHECK)
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["delegation"] == "d1"
+    lost = sorted(preview.json()["impact"]["lost_access"])
+    assert lost == ["agent:bot", "agent:sub"]
+    revoked = api.post("/v1/delegations/d1/revoke", headers=ADMIN).json()
+    assert sorted(revoked["impact"]["lost_access"]) == lost
+    after = api.get("/v1/delegations/d1/impact", headers=CHECK)
+    assert after.json()["impact"]["lost_access"] == []
+    missing = api.get("/v1/delegations/nope/impact", headers=CHECK)
+    assert missing.status_code == 404, missing.text
+    assert "nope" in missing.text
+
+
 def test_revoke_reports_lost_access(api: TestClient) -> None:
     load(api)
     response = api.post(

@@ -96,6 +96,18 @@ def revoke_delegation(
     }
 
 
+@router.get("/delegations/{delegation_id:path}/impact")
+def delegation_impact(
+    delegation_id: str,
+    engine: EngineDep,
+    caller: CheckCaller,
+    consistency_token: ConsistencyToken = None,
+) -> dict[str, Any]:
+    """Preview a revoke: the chains it would cut and the agents that would lose access."""
+    impact = engine.impact(delegation_id, consistency_token)
+    return {"delegation": delegation_id, "impact": impact.as_dict()}
+
+
 @router.get("/delegations/{delegation_id:path}")
 def get_delegation(
     delegation_id: str,
