@@ -4,7 +4,7 @@ A problem carries ``type``, ``title``, ``status``, ``detail`` and ``instance``
 plus two extension members, ``field`` and ``value``, that name the offending
 input. Decision endpoints add their deny (``allowed: false`` or
 ``decision: false``) as further members, so a client that reads only the
-body still sees a deny.
+body still reads a deny.
 """
 
 from __future__ import annotations

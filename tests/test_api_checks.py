@@ -172,7 +172,7 @@ def test_check_slow_store_fails_closed(
     neo4j_connection: tuple[str, str, str], clean_store: Store, api_settings: Settings
 ) -> None:
     # One pooled connection, held by an open transaction: the check cannot get
-    # a connection within the 1 s timeout, as when Neo4j is too slow to answer.
+    # a connection within the 1 s timeout, as when Neo4j is too slow to respond.
     uri, user, password = neo4j_connection
     store = Store(uri, (user, password), query_timeout=1.0, max_pool_size=1)
     body = {"subject": "agent:bot", "action": "read", "resource": "document:q3"}
