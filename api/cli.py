@@ -6,7 +6,7 @@ import logging
 from typing import Annotated
 
 import typer
-from delegraph.api import cli_decisions, cli_graph, cli_lookups, neo4j_local
+from delegraph.api import cli_decisions, cli_graph, cli_lookups, cli_trace, neo4j_local
 from delegraph.api.cli_common import console, errors
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.command("check")(cli_decisions.check)
 app.command("explain")(cli_decisions.explain)
 app.command("revoke")(cli_decisions.revoke)
 app.command("trace")(cli_lookups.trace)
+app.command("decisions")(cli_trace.decisions)
 app.command("reach")(cli_lookups.reach)
 app.command(
     "bench",
@@ -130,18 +131,6 @@ def token(
             audience=settings.jwt_audience,
         )
     )
-
-
-def _add_incident_commands() -> None:
-    # Imported here, not at the top, so this registration stays apart from
-    # the other commands' imports.
-    # TODO: fold into the ``trace`` command once the accountability trace lands.
-    from delegraph.api import cli_trace
-
-    app.command("decisions")(cli_trace.decisions)
-
-
-_add_incident_commands()
 
 
 def main() -> None:

@@ -11,22 +11,49 @@ from delegraph.api.cli_common import (
     print_json,
     reported_errors,
 )
+from delegraph.api.cli_trace import cli_time, render_trace
 from delegraph.api.render import accountability_view, reach_table
 from delegraph.engine.refs import parse_principal
+from delegraph.engine.service import utc_now
 
 
 def trace(
     agent: str = typer.Argument(..., help="Agent or workload ref, e.g. agent:planner."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Also show the logged decisions from this time: RFC 3339 with a "
+        "timezone, or an age such as 30m, 2h, 7d.",
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="End of the decision window; same forms as --since."
+    ),
     as_json: bool = JsonOption,
     timeout: float = TimeoutOption,
 ) -> None:
-    """Show who is accountable for an agent: live chains up to humans, and owners."""
+    """Show who is accountable for an agent (live chains up to humans, and owners)
+    and, with --since or --until, what it did in that window and what a check
+    would deny now."""
+    ref = parse_principal(agent, "agent")
     with open_engine(timeout) as engine, reported_errors():
-        accountability = engine.accountability(parse_principal(agent, "agent"))
+        accountability = engine.accountability(ref)
+        decisions = None
+        if since is not None or until is not None:
+            now = utc_now()
+            decisions = engine.trace(
+                ref,
+                since=cli_time(since, "--since", now),
+                until=cli_time(until, "--until", now),
+            ).as_dict()
     if as_json:
-        print_json(accountability.as_dict())
-    else:
-        console.print(accountability_view(accountability))
+        body = accountability.as_dict()
+        if decisions is not None:
+            body["decisions"] = decisions
+        print_json(body)
+        return
+    console.print(accountability_view(accountability))
+    if decisions is not None:
+        render_trace(decisions, console)
 
 
 def reach(
