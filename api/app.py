@@ -131,9 +131,9 @@ def create_app(
 def open_store(settings: Settings) -> Store:
     """Open the store and apply the schema; a Neo4j outage is logged, not fatal.
 
-    The API starts without Neo4j so that /healthz answers and /readyz reports
-    503; decisions deny with 503 until Neo4j answers, and /readyz applies the
-    schema once it does.
+    The API starts without Neo4j, so /healthz returns 200 and /readyz 503.
+    Decisions deny with 503 until Neo4j is reachable, and /readyz applies the
+    schema once it is.
     """
     uri, user, password = settings.resolved_neo4j()
     store = Store(
@@ -146,7 +146,7 @@ def open_store(settings: Settings) -> Store:
         store.apply_schema()
     except StoreError as error:
         logger.error(
-            "neo4j %s unavailable at start-up, decisions deny until it answers: %s",
+            "neo4j %s unavailable at start-up, decisions deny until it is reachable: %s",
             uri,
             error,
         )

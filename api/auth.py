@@ -184,7 +184,9 @@ def _load_jwks(path: Path) -> dict[str | None, _Key]:
             ) from error
         keys[jwk.key_id] = _Key(jwk.key, algorithm)
     if not keys:
-        raise AuthConfigError(f"DELEGRAPH_JWKS_FILE {path} holds no RS256 or ES256 key")
+        raise AuthConfigError(
+            f"DELEGRAPH_JWKS_FILE {path} contains no RS256 or ES256 key"
+        )
     return keys
 
 

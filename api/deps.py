@@ -103,7 +103,7 @@ def decide(
 ) -> T:
     """Run a decision, timing it; a Neo4j failure becomes a 503 that denies.
 
-    ``deny`` holds the members that make the 503 body read as a deny to a
+    ``deny`` contains the members that make the 503 body read as a deny to a
     client that ignores the status, e.g. ``{"allowed": False}``.
     """
     metrics: Metrics = request.app.state.metrics

@@ -63,7 +63,8 @@ def _request_id(scope: Scope) -> str:
 
 class BodyLimits:
     """Reject a body over the size limit with 413, and a JSON body nested too
-    deep or holding too long a string with 422; each error names the limit."""
+    deep or containing a string over the length limit with 422; each error
+    names the limit."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app

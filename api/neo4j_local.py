@@ -305,10 +305,17 @@ def start(config: LocalNeo4jConfig, timeout: float = 180.0) -> tuple[bool, str]:
             start_new_session=True,
         )
     config.pid_file.write_text(f"{process.pid}\n")
+    _children[process.pid] = process
     logger.info("started Neo4j pid=%d bolt=%s", process.pid, config.bolt_uri)
 
     _wait_for_bolt(config, process, timeout)
     return True, f"Neo4j is running (pid {process.pid}) at {config.bolt_uri}"
+
+
+# Servers started by this process, kept so that their Popen objects are not
+# collected while the server runs (CPython warns "subprocess is still
+# running", an error under pytest's filterwarnings) and so that stop() reaps them.
+_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def _wait_for_bolt(
@@ -321,6 +328,7 @@ def _wait_for_bolt(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            _children.pop(process.pid, None)
             config.pid_file.unlink(missing_ok=True)
             raise LocalNeo4jError(
                 f"Neo4j exited with code {process.returncode} during start-up; "
@@ -370,6 +378,17 @@ def stop(config: LocalNeo4jConfig, timeout: float = 60.0) -> tuple[bool, str]:
 
 
 def _reap(pid: int) -> None:
+    child = _children.pop(pid, None)
+    if child is not None:
+        # The JVM's main thread can show as a zombie while other threads still
+        # shut down, so _alive() may report the exit too early. wait() blocks
+        # until the whole process has exited.
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 

@@ -4,7 +4,7 @@ A problem carries ``type``, ``title``, ``status``, ``detail`` and ``instance``
 plus two extension members, ``field`` and ``value``, that name the offending
 input. Decision endpoints add their deny (``allowed: false`` or
 ``decision: false``) as further members, so a client that reads only the
-body still sees a deny.
+body still reads a deny.
 """
 
 from __future__ import annotations
@@ -229,7 +229,8 @@ class ProblemDetail(BaseModel):
     value: Any = None
 
 
-def _problem_response(description: str) -> dict[str, Any]:
+def problem_response(description: str) -> dict[str, Any]:
+    """Return an OpenAPI response entry whose body is a problem."""
     return {
         "model": ProblemDetail,
         "description": description,
@@ -240,12 +241,12 @@ def _problem_response(description: str) -> dict[str, Any]:
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem_response("Malformed request"),
-    401: _problem_response("Missing or invalid bearer token"),
-    403: _problem_response("The token lacks the role or the principal for this"),
-    404: _problem_response("Not found"),
-    409: _problem_response("Conflict with what is stored"),
-    413: _problem_response("Request body over the size limit"),
-    422: _problem_response("Invalid value, broken rule or exceeded limit"),
-    503: _problem_response("Neo4j unavailable: decisions deny"),
+    400: problem_response("Malformed request"),
+    401: problem_response("Missing or invalid bearer token"),
+    403: problem_response("The token lacks the role or the principal for this"),
+    404: problem_response("Not found"),
+    409: problem_response("Conflict with what is stored"),
+    413: problem_response("Request body over the size limit"),
+    422: problem_response("Invalid value, broken rule or exceeded limit"),
+    503: problem_response("Neo4j unavailable: decisions deny"),
 }

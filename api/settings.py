@@ -66,14 +66,15 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = Field(default=None, alias="DELEGRAPH_JWT_ISSUER")
 
     # REST API: request limits. A larger body gets 413, a longer string, list
-    # or page gets 422; every error names the limit.
+    # or page gets 422; every error names the limit. The batch maximum stays
+    # within the engine's own maximum of 1000 checks per batch query.
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, alias="DELEGRAPH_MAX_BODY_BYTES"
     )
     max_import_bytes: int = Field(
         default=67_108_864, ge=1024, alias="DELEGRAPH_MAX_IMPORT_BYTES"
     )
-    max_batch: int = Field(default=100, ge=1, le=10_000, alias="DELEGRAPH_MAX_BATCH")
+    max_batch: int = Field(default=100, ge=1, le=1000, alias="DELEGRAPH_MAX_BATCH")
     max_string_length: int = Field(
         default=4096, ge=64, alias="DELEGRAPH_MAX_STRING_LENGTH"
     )

@@ -36,7 +36,7 @@ def b64(data: bytes) -> str:
 
 
 def hand_made(header: dict[str, Any], payload: dict[str, Any], key: bytes) -> str:
-    """Sign a token with HMAC-SHA256 by hand, whatever the header says."""
+    """Sign a token with HMAC-SHA256 by hand, whatever algorithm the header names."""
     signing_input = (
         f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
     )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from api_helpers import ADMIN, CHECK, auth, load
+from delegraph.api.app import create_app
+from delegraph.api.settings import Settings
+from delegraph.cypher.store import Store
+from delegraph.engine.service import Engine
 from fastapi.testclient import TestClient
 
 
@@ -162,3 +166,29 @@ def test_explain_names_revoked_edge(api: TestClient) -> None:
     assert explanation["allowed"] is False, response.text
     assert "d1" in response.text
     assert "revoked" in response.text
+
+
+def test_check_slow_store_fails_closed(
+    neo4j_connection: tuple[str, str, str], clean_store: Store, api_settings: Settings
+) -> None:
+    # One pooled connection, held by an open transaction: the check cannot get
+    # a connection within the 1 s timeout, as when Neo4j is too slow to respond.
+    uri, user, password = neo4j_connection
+    store = Store(uri, (user, password), query_timeout=1.0, max_pool_size=1)
+    body = {"subject": "agent:bot", "action": "read", "resource": "document:q3"}
+    try:
+        app = create_app(api_settings, Engine(store))
+        with (
+            TestClient(app) as client,
+            store.driver.session(database=store.database) as held,
+        ):
+            transaction = held.begin_transaction()
+            transaction.run("RETURN 1").consume()
+            response = client.post("/v1/check", json=body, headers=CHECK)
+            transaction.rollback()
+            recovered = client.post("/v1/check", json=body, headers=CHECK)
+    finally:
+        store.close()
+    assert response.status_code == 503, response.text
+    assert response.json()["allowed"] is False, response.text
+    assert recovered.status_code == 200, recovered.text

@@ -282,13 +282,20 @@ def _validate(data: dict[str, Any], at: str = "") -> EvaluationBody | str:
 def _execute_all(
     items: list[Item], request: Request, engine: Engine, reasons: bool
 ) -> list[dict[str, Any]]:
+    """Decide every item, the valid ones in one batch query."""
     checks = [item for item in items if isinstance(item, CheckRequest)]
     decisions = decide(request, "evaluations", lambda: engine.check_batch(checks), DENY)
     request.app.state.metrics.count_decisions(
         "evaluations", [d.allowed for d in decisions]
     )
-    by_check = iter(decisions)
-    return [_item_out(item, lambda: next(by_check), reasons) for item in items]
+    remaining = iter(decisions)
+    results = []
+    for item in items:
+        if isinstance(item, CheckRequest):
+            results.append(result_out(next(remaining), reasons))
+        else:
+            results.append(_undecided_out(item, reasons))
+    return results
 
 
 def _short_circuit(
@@ -305,23 +312,18 @@ def _short_circuit(
             request.app.state.metrics.count_decisions("evaluations", [decision.allowed])
             result = result_out(decision, reasons)
         else:
-            result = _item_out(item, _no_decision, reasons)
+            result = _undecided_out(item, reasons)
         results.append(result)
         if result["decision"] is stop_on:
             break
     return results
 
 
-def _no_decision() -> Decision:
-    raise AssertionError("an item without a check has no decision")
-
-
-def _item_out(item: Item, next_decision: Any, reasons: bool) -> dict[str, Any]:
+def _undecided_out(item: Denial | str, reasons: bool) -> dict[str, Any]:
+    """Return the deny of an item that needs no query: an error or a denial."""
     if isinstance(item, str):
         return error_out(400, item)
-    if isinstance(item, Denial):
-        return denial_out(str(item), reasons)
-    return result_out(next_decision(), reasons)
+    return denial_out(str(item), reasons)
 
 
 @well_known.get("/.well-known/authzen-configuration")

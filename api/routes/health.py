@@ -25,7 +25,7 @@ def healthz() -> dict[str, str]:
 def readyz(
     request: Request, engine: EngineDep, metrics: MetricsDep
 ) -> dict[str, object]:
-    """Return 200 when Neo4j answers and the schema is applied, else 503."""
+    """Return 200 when Neo4j is reachable and the schema is applied, else 503."""
     store = engine.store
     try:
         store.ping()

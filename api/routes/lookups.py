@@ -57,8 +57,8 @@ def access(
 ) -> dict[str, Any]:
     """Return every principal that can exercise an action on the resource, and how."""
     resource = parse_resource(ref, "ref")
-    wanted = None if action is None else parse_action(action, "action")
-    page = engine.who_can(resource, wanted, limit, page_token, consistency_token)
+    only_action = None if action is None else parse_action(action, "action")
+    page = engine.who_can(resource, only_action, limit, page_token, consistency_token)
     return {
         "items": [entry.as_dict() for entry in page.items],
         "next_page_token": page.next_page_token,

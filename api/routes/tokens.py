@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from delegraph.api.auth import CheckCaller
 from delegraph.api.deps import EngineDep, decide, request_id
-from delegraph.api.problems import PROBLEM_RESPONSES, Problem
+from delegraph.api.problems import PROBLEM_RESPONSES, Problem, problem_response
 from delegraph.engine.introspect import Introspection, IntrospectionKeys
 from fastapi import APIRouter, Depends, Request
 
@@ -130,6 +130,7 @@ TokenField = Annotated[str, Depends(token_field)]
 @router.post(
     "/tokens/introspect",
     openapi_extra=REQUEST_BODY,
+    responses={415: problem_response("The body is neither form-encoded nor JSON")},
     description="Needs the `check` or `admin` role. A token that fails "
     'verification gets 200 `{"active": false, "error": ...}`.',
 )
