@@ -1,0 +1,393 @@
+"""Engine.check against the reference evaluator on hypothesis-generated graphs.
+
+Each example is a small graph (nested groups, a resource hierarchy with
+sensitivities and ``type:*`` wildcards, grants that may be expired or
+conditional, delegations with cycles, diamonds, scopes, time windows,
+revocations and conditions, some principals disabled) and a list of
+requests, some naming unknown subjects and resources. Every request is
+decided by Engine.check, by Engine.check_batch and by tests/oracle.py, at a
+fixed clock, and the three must agree. An allow must also name a chain that
+the oracle accepts, chosen unconditional first and then shortest.
+
+The ``ci`` profile (selected when CI is set) is derandomised so that a run
+is reproducible. Elsewhere Hypothesis prints the reproduce blob of a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from conftest import wipe
+from delegraph.cypher.store import Store
+from delegraph.engine.documents import parse_document
+from delegraph.engine.model import CheckRequest, Decision, Document
+from delegraph.engine.refs import Ref
+from delegraph.engine.service import Engine
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from oracle import Candidate, Oracle
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "dev",
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+PAST = NOW - timedelta(days=1)
+FUTURE = NOW + timedelta(days=1)
+ACTIONS = ("read", "write", "share")
+CONDITIONS = (
+    'context.purpose == "audit"',
+    "resource.properties.owner == subject.id",
+    'action.name == "read"',
+    'subject.type == "agent"',
+    "context.level > 2",
+)
+RESOURCE_TYPES = ("doc", "folder", "repo")
+UNKNOWN_RESOURCES = ("doc:missing", "repo:missing", "folder:missing")
+# Requests per example that also go through Engine.check one at a time; the
+# rest are compared through check_batch only, which costs one round trip.
+SINGLE_CHECKS = 8
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+# Strategies. A graph is built as a document mapping so that it goes through
+# the same parser as an imported file.
+
+optional_time = st.sampled_from([None, PAST, NOW, FUTURE])
+optional_condition = st.one_of(st.none(), st.none(), st.sampled_from(CONDITIONS))
+action_sets = st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=3, unique=True)
+
+
+@st.composite
+def window(draw: st.DrawFn) -> dict[str, str]:
+    """Draw not_before and expires_at around NOW, with expires_at after not_before."""
+    not_before = draw(optional_time)
+    expires_at = draw(optional_time)
+    if not_before is not None and expires_at is not None and expires_at <= not_before:
+        expires_at = None
+    fields = {}
+    if not_before is not None:
+        fields["not_before"] = iso(not_before)
+    if expires_at is not None:
+        fields["expires_at"] = iso(expires_at)
+    return fields
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> dict[str, Any]:
+    """Draw a small graph document that parses and imports."""
+    users = [f"u{i}" for i in range(draw(st.integers(1, 3)))]
+    groups = [f"g{i}" for i in range(draw(st.integers(0, 3)))]
+    agents = [f"a{i}" for i in range(draw(st.integers(1, 4)))]
+    workloads = [f"w{i}" for i in range(draw(st.integers(0, 1)))]
+    owners = [f"user:{u}" for u in users] + [f"group:{g}" for g in groups]
+
+    def flag() -> bool:
+        return draw(st.integers(0, 5)) == 0
+
+    document: dict[str, Any] = {
+        "users": [{"id": u, "disabled": flag()} for u in users],
+        "groups": [{"id": g, "disabled": flag()} for g in groups],
+        "agents": [
+            {"id": a, "owner": draw(st.sampled_from(owners)), "disabled": flag()}
+            for a in agents
+        ],
+        "workloads": [
+            {"id": w, "owner": draw(st.sampled_from(owners)), "disabled": flag()}
+            for w in workloads
+        ],
+    }
+
+    principals = (
+        [f"user:{u}" for u in users]
+        + [f"group:{g}" for g in groups]
+        + [f"agent:{a}" for a in agents]
+        + [f"workload:{w}" for w in workloads]
+    )
+    actors = [p for p in principals if not p.startswith("group:")]
+    delegates = [p for p in principals if p.startswith(("agent:", "workload:"))]
+
+    # Resources: folders first so that later resources can sit below them.
+    resources: list[dict[str, Any]] = []
+    folders: list[str] = []
+    for index in range(draw(st.integers(1, 3))):
+        ref = f"folder:f{index}"
+        entry: dict[str, Any] = {"ref": ref}
+        if folders and draw(st.booleans()):
+            entry["parent"] = draw(st.sampled_from(folders))
+        folders.append(ref)
+        resources.append(entry)
+    for kind, count in (
+        ("doc", draw(st.integers(1, 3))),
+        ("repo", draw(st.integers(0, 1))),
+    ):
+        for index in range(count):
+            entry = {"ref": f"{kind}:{kind[0]}{index}"}
+            if draw(st.booleans()):
+                entry["parent"] = draw(st.sampled_from(folders))
+            resources.append(entry)
+    for entry in resources:
+        sensitivity = draw(st.one_of(st.none(), st.integers(0, 4)))
+        if sensitivity is not None:
+            entry["sensitivity"] = sensitivity
+    wildcards = draw(st.lists(st.sampled_from(["doc:*", "repo:*"]), unique=True))
+    for ref in wildcards:
+        entry = {"ref": ref}
+        if draw(st.booleans()):
+            entry["sensitivity"] = draw(st.integers(0, 4))
+        resources.append(entry)
+    resource_refs = [entry["ref"] for entry in resources]
+    document["resources"] = resources
+
+    memberships: list[dict[str, str]] = []
+    if groups:
+        pairs = draw(
+            st.lists(
+                st.tuples(st.sampled_from(principals), st.sampled_from(groups)),
+                max_size=5,
+                unique=True,
+            )
+        )
+        memberships = [
+            {"member": member, "group": f"group:{group}"}
+            for member, group in pairs
+            if member != f"group:{group}"
+        ]
+    document["memberships"] = memberships
+
+    grant_targets = sorted({*resource_refs, "doc:*"})
+    pairs = draw(
+        st.lists(
+            st.tuples(st.sampled_from(principals), st.sampled_from(grant_targets)),
+            min_size=1,
+            max_size=5,
+            unique=True,
+        )
+    )
+    grants = []
+    for principal, resource in pairs:
+        grant: dict[str, Any] = {
+            "principal": principal,
+            "resource": resource,
+            "actions": draw(action_sets),
+        }
+        expires_at = draw(optional_time)
+        if expires_at is not None:
+            grant["expires_at"] = iso(expires_at)
+        condition = draw(optional_condition)
+        if condition is not None:
+            grant["condition"] = condition
+        grants.append(grant)
+    document["grants"] = grants
+
+    delegations = []
+    for index in range(draw(st.integers(0, 7))):
+        source = draw(st.sampled_from(actors))
+        targets = [d for d in delegates if d != source]
+        if not targets:
+            continue
+        target = draw(st.sampled_from(targets))
+        delegation: dict[str, Any] = {
+            "id": f"d{index}",
+            "from": source,
+            "to": target,
+            "actions": draw(action_sets),
+            "max_depth": draw(st.integers(0, 3)),
+            **draw(window()),
+        }
+        if draw(st.integers(0, 3)) == 0:
+            delegation["resources"] = draw(
+                st.lists(
+                    st.sampled_from([*resource_refs, "doc:*", "repo:*", "doc:gone"]),
+                    min_size=1,
+                    max_size=2,
+                    unique=True,
+                )
+            )
+        if draw(st.integers(0, 3)) == 0:
+            delegation["resource_types"] = draw(
+                st.lists(
+                    st.sampled_from(RESOURCE_TYPES), min_size=1, max_size=2, unique=True
+                )
+            )
+        if draw(st.integers(0, 3)) == 0:
+            delegation["max_sensitivity"] = draw(st.integers(0, 4))
+        condition = draw(optional_condition)
+        if condition is not None:
+            delegation["condition"] = condition
+        if draw(st.integers(0, 5)) == 0:
+            delegation["revoked_at"] = iso(PAST)
+            delegation["revoked_by"] = "admin"
+        delegations.append(delegation)
+    document["delegations"] = delegations
+    return document
+
+
+@st.composite
+def requests(draw: st.DrawFn, document: dict[str, Any]) -> list[CheckRequest]:
+    """Draw check requests on the document's graph, unknown refs included."""
+    principals = (
+        [f"user:{u['id']}" for u in document["users"]]
+        + [f"group:{g['id']}" for g in document["groups"]]
+        + [f"agent:{a['id']}" for a in document["agents"]]
+        + [f"workload:{w['id']}" for w in document["workloads"]]
+    )
+    subjects = [*principals, "agent:ghost", "user:ghost"]
+    resources = [r["ref"] for r in document["resources"] if not r["ref"].endswith(":*")]
+    resources += list(UNKNOWN_RESOURCES)
+    contexts = st.sampled_from(
+        [{}, {"purpose": "audit"}, {"purpose": "sales"}, {"level": 3}, {"level": "x"}]
+    )
+    owner_ids = sorted({ref.partition(":")[2] for ref in subjects})
+
+    @st.composite
+    def one(inner: st.DrawFn) -> CheckRequest:
+        subject = Ref(*inner(st.sampled_from(subjects)).split(":", 1))
+        resource = Ref(*inner(st.sampled_from(resources)).split(":", 1))
+        on_behalf_of = inner(st.one_of(st.none(), st.none(), st.sampled_from(subjects)))
+        properties = inner(
+            st.one_of(
+                st.just({}),
+                st.sampled_from(owner_ids).map(lambda owner: {"owner": owner}),
+            )
+        )
+        return CheckRequest(
+            subject=subject,
+            action=inner(st.sampled_from((*ACTIONS, "delete"))),
+            resource=resource,
+            context=inner(contexts),
+            resource_properties=properties,
+            on_behalf_of=None
+            if on_behalf_of is None
+            else Ref(*on_behalf_of.split(":", 1)),
+        )
+
+    return draw(st.lists(one(), min_size=10, max_size=30))
+
+
+def sweep(document: dict[str, Any]) -> list[CheckRequest]:
+    """Return a read request for every subject on every resource, unknown ones included."""
+    subjects = (
+        [f"user:{u['id']}" for u in document["users"]]
+        + [f"group:{g['id']}" for g in document["groups"]]
+        + [f"agent:{a['id']}" for a in document["agents"]]
+        + [f"workload:{w['id']}" for w in document["workloads"]]
+        + ["agent:ghost"]
+    )
+    resources = [r["ref"] for r in document["resources"] if not r["ref"].endswith(":*")]
+    resources += list(UNKNOWN_RESOURCES)
+    return [
+        CheckRequest(
+            subject=Ref(*subject.split(":", 1)),
+            action="read",
+            resource=Ref(*resource.split(":", 1)),
+        )
+        for subject in subjects
+        for resource in resources
+    ]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[CheckRequest]]:
+    document = draw(graphs())
+    return document, draw(requests(document))
+
+
+def describe(request: CheckRequest) -> str:
+    parts = [
+        f"subject={request.subject}",
+        f"action={request.action}",
+        f"resource={request.resource}",
+        f"context={request.context}",
+        f"resource_properties={request.resource_properties}",
+        f"on_behalf_of={request.on_behalf_of}",
+    ]
+    return " ".join(parts)
+
+
+def assert_chain_is_preferred(
+    decision: Decision, candidates: list[Candidate], request: CheckRequest
+) -> None:
+    """Assert an allow names a chain the oracle accepts, unconditional first, then shortest."""
+    assert decision.chain is not None, f"allow without a chain for {describe(request)}"
+    named = (
+        decision.chain.principals,
+        decision.chain.delegations,
+        decision.chain.grant_principal,
+        decision.chain.grant_resource,
+    )
+    matching = [
+        c
+        for c in candidates
+        if (c.principals, c.delegations, c.grant_principal, c.grant_resource) == named
+    ]
+    assert matching, (
+        f"the engine's chain {decision.chain.as_dict()} is not a valid chain for "
+        f"{describe(request)}; valid: {candidates}"
+    )
+    best = min((c.conditional, len(c.delegations)) for c in candidates)
+    chosen = min((c.conditional, len(c.delegations)) for c in matching)
+    assert chosen == best, (
+        f"the engine chose {decision.chain.as_dict()} (conditional, length) "
+        f"{chosen} over a preferred chain {best} for {describe(request)}"
+    )
+
+
+def compare(
+    engine: Engine, oracle: Oracle, batch: list[CheckRequest], singles: int
+) -> None:
+    """Assert check_batch over ``batch``, and check over its first ``singles``, equal the oracle."""
+    batched = engine.check_batch(batch)
+    assert len(batched) == len(batch)
+    for index, (request, from_batch) in enumerate(zip(batch, batched, strict=True)):
+        candidates = oracle.candidates(request)
+        expected = bool(candidates)
+        assert from_batch.allowed == expected, (
+            f"check_batch returned allowed={from_batch.allowed}, the oracle "
+            f"{expected}, for {describe(request)}; engine reason: {from_batch.reason}"
+        )
+        if expected:
+            assert_chain_is_preferred(from_batch, candidates, request)
+        if index >= singles:
+            continue
+        single = engine.check(request)
+        assert single.allowed == expected, (
+            f"check returned allowed={single.allowed}, the oracle {expected}, "
+            f"for {describe(request)}; engine reason: {single.reason}"
+        )
+        if expected:
+            assert_chain_is_preferred(single, candidates, request)
+
+
+def load(store: Store, graph: dict[str, Any]) -> tuple[Engine, Document]:
+    wipe(store)
+    document = parse_document(graph)
+    engine = Engine(store, clock=lambda: NOW)
+    engine.import_document(document)
+    return engine, document
+
+
+@settings(max_examples=int(os.environ.get("ORACLE_EXAMPLES", "300")), deadline=None)
+@given(scenarios())
+def test_check_matches_oracle(
+    store: Store, scenario: tuple[dict[str, Any], list[CheckRequest]]
+) -> None:
+    graph, drawn = scenario
+    note(f"graph: {graph}")
+    engine, document = load(store, graph)
+    oracle = Oracle(document, NOW)
+    compare(engine, oracle, drawn + sweep(graph), singles=SINGLE_CHECKS)
