@@ -1,6 +1,6 @@
 """A plain-Python reference evaluator of the check semantics, for tests only.
 
-It reads a :class:`Document` into dictionaries and answers a
+It reads a :class:`Document` into dictionaries and decides a
 :class:`CheckRequest` by enumerating every delegation chain that ends at the
 subject, straight from the rules: stored, enabled subject; stored resource or
 stored ``type:*`` wildcard; distinct, enabled principals on the chain; each
@@ -84,7 +84,7 @@ def condition_holds(source: str | None, request: CheckRequest) -> bool:
 
 
 class Oracle:
-    """Reference answers for one imported document at the fixed time ``now``."""
+    """Reference decisions for one imported document at the fixed time ``now``."""
 
     def __init__(
         self,

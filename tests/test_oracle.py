@@ -1,16 +1,18 @@
 """Engine.check against the reference evaluator on hypothesis-generated graphs.
 
-Each example is a small graph (nested groups, a resource hierarchy with
-sensitivities and ``type:*`` wildcards, grants that may be expired or
-conditional, delegations with cycles, diamonds, scopes, time windows,
-revocations and conditions, some principals disabled) and a list of
-requests, some naming unknown subjects and resources. Every request is
-decided by Engine.check, by Engine.check_batch and by tests/oracle.py, at a
-fixed clock, and the three must agree. An allow must also name a chain that
-the oracle accepts, chosen unconditional first and then shortest.
+Each example is a small graph and a list of requests. The graph has nested
+groups, a resource hierarchy with sensitivities and ``type:*`` wildcards,
+grants that may be expired or conditional, and delegations with cycles,
+diamonds, scopes, time windows, revocations and conditions. Some principals
+are disabled, and some requests name unknown subjects and resources. Every
+request is decided by Engine.check, by Engine.check_batch and by
+tests/oracle.py at a fixed clock, and the three must agree. An allow must
+also name a chain that the oracle accepts, chosen unconditional first and
+then shortest.
 
 The ``ci`` profile (selected when CI is set) is derandomised so that a run
-is reproducible. Elsewhere Hypothesis prints the reproduce blob of a failure.
+is reproducible. Every profile prints the ``@reproduce_failure`` blob of a
+failing example.
 """
 
 from __future__ import annotations
