@@ -213,8 +213,15 @@ class Oracle:
             or sensitivity <= delegation.max_sensitivity
         )
 
-    def candidates(self, request: CheckRequest) -> list[Candidate]:
-        """Return every chain that satisfies all rules, conditions included."""
+    def candidates(
+        self, request: CheckRequest, ignore_conditions: bool = False
+    ) -> list[Candidate]:
+        """Return every chain that satisfies all rules, conditions included unless ignored.
+
+        Lookups list what holds for some request context, so they compare with
+        ``ignore_conditions=True``: then a chain is kept whatever its
+        conditions evaluate to, and ``conditional`` still marks it.
+        """
         subject = str(request.subject)
         if not self.enabled(subject):
             return []
@@ -235,7 +242,9 @@ class Oracle:
             holder = path[-1]
             if request.on_behalf_of is None or str(request.on_behalf_of) == holder:
                 for principal, grant in self.live_grants(holder, request):
-                    if not condition_holds(grant.condition, request):
+                    if not ignore_conditions and not condition_holds(
+                        grant.condition, request
+                    ):
                         continue
                     found.append(
                         Candidate(
@@ -257,7 +266,9 @@ class Oracle:
                     continue
                 if not self.edge_admits(delegation, request):
                     continue
-                if not condition_holds(delegation.condition, request):
+                if not ignore_conditions and not condition_holds(
+                    delegation.condition, request
+                ):
                     continue
                 path.append(source)
                 edges.append(delegation)

@@ -17,6 +17,7 @@ failing example.
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,7 +48,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 PAST = NOW - timedelta(days=1)
 FUTURE = NOW + timedelta(days=1)
-ACTIONS = ("read", "write", "share")
+ACTIONS = ("read", "write")
 CONDITIONS = (
     'context.purpose == "audit"',
     "resource.properties.owner == subject.id",
@@ -69,9 +70,13 @@ def iso(moment: datetime) -> str:
 # Strategies. A graph is built as a document mapping so that it goes through
 # the same parser as an imported file.
 
-optional_time = st.sampled_from([None, PAST, NOW, FUTURE])
-optional_condition = st.one_of(st.none(), st.none(), st.sampled_from(CONDITIONS))
-action_sets = st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=3, unique=True)
+# The draws lean towards live edges and grants, so that most examples have
+# allowed chains several edges long for the rarer features to cut.
+optional_time = st.sampled_from([None, None, None, PAST, NOW, FUTURE])
+optional_condition = st.sampled_from([None] * 8 + list(CONDITIONS))
+action_sets = st.sampled_from(
+    [("read",), ("read", "write"), ("read", "write"), ("write",)]
+)
 
 
 @st.composite
@@ -89,17 +94,55 @@ def window(draw: st.DrawFn) -> dict[str, str]:
     return fields
 
 
+def restrictions(draw: st.DrawFn, resource_refs: list[str]) -> dict[str, Any]:
+    """Draw one optional field of a delegation, or now and then several.
+
+    A single restriction per edge makes it the only thing that decides a
+    chain, so a rule that the engine applied wrongly shows up as a mismatch.
+    """
+    kinds = ["window", "resources", "resource_types", "sensitivity", "condition"]
+    kinds.append("revoked")
+    chosen = draw(st.sampled_from([*kinds, "several"]))
+    several = chosen == "several"
+    fields: dict[str, Any] = {}
+    if chosen == "window" or (several and draw(st.booleans())):
+        fields.update(draw(window()))
+    if chosen == "resources" or (several and draw(st.booleans())):
+        fields["resources"] = draw(
+            st.lists(
+                st.sampled_from([*resource_refs, "doc:*", "repo:*", "doc:gone"]),
+                min_size=1,
+                max_size=2,
+                unique=True,
+            )
+        )
+    if chosen == "resource_types" or (several and draw(st.booleans())):
+        fields["resource_types"] = draw(
+            st.lists(
+                st.sampled_from(RESOURCE_TYPES), min_size=1, max_size=2, unique=True
+            )
+        )
+    if chosen == "sensitivity" or (several and draw(st.booleans())):
+        fields["max_sensitivity"] = draw(st.sampled_from([0, 1, 2, 3]))
+    if chosen == "condition" or (several and draw(st.booleans())):
+        fields["condition"] = draw(st.sampled_from(CONDITIONS))
+    if chosen == "revoked" or (several and draw(st.booleans())):
+        fields["revoked_at"] = iso(PAST)
+        fields["revoked_by"] = "admin"
+    return fields
+
+
 @st.composite
 def graphs(draw: st.DrawFn) -> dict[str, Any]:
     """Draw a small graph document that parses and imports."""
     users = [f"u{i}" for i in range(draw(st.integers(1, 3)))]
     groups = [f"g{i}" for i in range(draw(st.integers(0, 3)))]
-    agents = [f"a{i}" for i in range(draw(st.integers(1, 4)))]
+    agents = [f"a{i}" for i in range(draw(st.integers(2, 4)))]
     workloads = [f"w{i}" for i in range(draw(st.integers(0, 1)))]
     owners = [f"user:{u}" for u in users] + [f"group:{g}" for g in groups]
 
     def flag() -> bool:
-        return draw(st.integers(0, 5)) == 0
+        return draw(st.integers(0, 7)) == 0
 
     document: dict[str, Any] = {
         "users": [{"id": u, "disabled": flag()} for u in users],
@@ -139,11 +182,11 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
     ):
         for index in range(count):
             entry = {"ref": f"{kind}:{kind[0]}{index}"}
-            if draw(st.booleans()):
+            if draw(st.integers(0, 3)) > 0:
                 entry["parent"] = draw(st.sampled_from(folders))
             resources.append(entry)
     for entry in resources:
-        sensitivity = draw(st.one_of(st.none(), st.integers(0, 4)))
+        sensitivity = draw(st.sampled_from([None, 0, 1, 2, 3, 4]))
         if sensitivity is not None:
             entry["sensitivity"] = sensitivity
     wildcards = draw(st.lists(st.sampled_from(["doc:*", "repo:*"]), unique=True))
@@ -160,7 +203,7 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         pairs = draw(
             st.lists(
                 st.tuples(st.sampled_from(principals), st.sampled_from(groups)),
-                max_size=5,
+                max_size=6,
                 unique=True,
             )
         )
@@ -171,21 +214,44 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         ]
     document["memberships"] = memberships
 
+    # The first grant is a live read and write for user:u0, directly or
+    # through a group it joins, on a folder or on doc:*. Further grants are
+    # drawn freely, and each may expire or carry a condition.
     grant_targets = sorted({*resource_refs, "doc:*"})
-    pairs = draw(
+    holder = draw(st.sampled_from(["user:u0"] + [f"group:{g}" for g in groups]))
+    if holder != "user:u0":
+        # user:u0 joins the holding group directly or through another group.
+        others = [f"group:{g}" for g in groups if f"group:{g}" != holder]
+        outer = holder
+        if others and draw(st.booleans()):
+            outer = draw(st.sampled_from(others))
+            nested = {"member": outer, "group": holder}
+            if nested not in memberships:
+                memberships.append(nested)
+        membership = {"member": "user:u0", "group": outer}
+        if membership not in memberships:
+            memberships.append(membership)
+    first = {
+        "principal": holder,
+        "resource": draw(st.sampled_from([*folders, "doc:*"])),
+        "actions": ["read", "write"],
+    }
+    grants = [first]
+    pairs = {(holder, first["resource"])}
+    for principal, resource in draw(
         st.lists(
             st.tuples(st.sampled_from(principals), st.sampled_from(grant_targets)),
-            min_size=1,
-            max_size=5,
+            max_size=4,
             unique=True,
         )
-    )
-    grants = []
-    for principal, resource in pairs:
+    ):
+        if (principal, resource) in pairs:
+            continue
+        pairs.add((principal, resource))
         grant: dict[str, Any] = {
             "principal": principal,
             "resource": resource,
-            "actions": draw(action_sets),
+            "actions": list(draw(action_sets)),
         }
         expires_at = draw(optional_time)
         if expires_at is not None:
@@ -196,44 +262,44 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         grants.append(grant)
     document["grants"] = grants
 
-    delegations = []
-    for index in range(draw(st.integers(0, 7))):
-        source = draw(st.sampled_from(actors))
+    # A spine user:u0 -> first agent -> next agent ... gives long chains.
+    # Further edges mostly start where an earlier edge ended, so diamonds
+    # and cycles form, and the rest start anywhere.
+    spine_length = draw(st.sampled_from(range(len(delegates), 0, -1)))
+    spine = ["user:u0", *delegates[:spine_length]]
+    ends = list(itertools.pairwise(spine))
+    reached = list(spine)
+    for _ in range(draw(st.integers(0, 5))):
+        start = draw(st.integers(0, 3))
+        if start == 0:
+            source = draw(st.sampled_from(actors))
+        else:
+            source = draw(st.sampled_from(reached))
         targets = [d for d in delegates if d != source]
-        if not targets:
-            continue
-        target = draw(st.sampled_from(targets))
+        if targets:
+            target = draw(st.sampled_from(targets))
+            ends.append((source, target))
+            reached.append(target)
+
+    delegations = []
+    for index, (source, target) in enumerate(ends):
         delegation: dict[str, Any] = {
             "id": f"d{index}",
             "from": source,
             "to": target,
-            "actions": draw(action_sets),
-            "max_depth": draw(st.integers(0, 3)),
-            **draw(window()),
+            "actions": list(draw(action_sets)),
+            "max_depth": draw(st.sampled_from([0, 1, 2, 3])),
         }
-        if draw(st.integers(0, 3)) == 0:
-            delegation["resources"] = draw(
-                st.lists(
-                    st.sampled_from([*resource_refs, "doc:*", "repo:*", "doc:gone"]),
-                    min_size=1,
-                    max_size=2,
-                    unique=True,
-                )
+        if index < spine_length:
+            # Spine edges mostly allow exactly the depth below them.
+            below = spine_length - 1 - index
+            delegation["max_depth"] = draw(
+                st.sampled_from([below, below, below, delegation["max_depth"]])
             )
-        if draw(st.integers(0, 3)) == 0:
-            delegation["resource_types"] = draw(
-                st.lists(
-                    st.sampled_from(RESOURCE_TYPES), min_size=1, max_size=2, unique=True
-                )
-            )
-        if draw(st.integers(0, 3)) == 0:
-            delegation["max_sensitivity"] = draw(st.integers(0, 4))
-        condition = draw(optional_condition)
-        if condition is not None:
-            delegation["condition"] = condition
-        if draw(st.integers(0, 5)) == 0:
-            delegation["revoked_at"] = iso(PAST)
-            delegation["revoked_by"] = "admin"
+        # Half of the edges carry only actions and depth. The others draw
+        # each restriction, so that often a single restriction decides.
+        if draw(st.booleans()):
+            delegation.update(restrictions(draw, resource_refs))
         delegations.append(delegation)
     document["delegations"] = delegations
     return document
