@@ -109,6 +109,9 @@ class Store:
             connection_timeout=min(query_timeout, 5.0),
             max_transaction_retry_time=query_timeout,
             liveness_check_timeout=30.0,
+            # A property that no stored edge carries yet (say, not_before) is
+            # normal for delegraph and not worth a warning per query.
+            notifications_disabled_categories=["UNRECOGNIZED"],
         )
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from delegraph.cypher.checks import Bounds, CheckParameters, batch_check, single_check
@@ -22,8 +23,6 @@ from delegraph.engine.model import Chain, CheckRequest, Decision
 from neo4j import ManagedTransaction
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from delegraph.engine.service import Engine
 
 logger = logging.getLogger("delegraph.check")
@@ -38,6 +37,9 @@ class Verdict:
     allowed: bool
     reason: str
     chain: Chain | None = None
+    # True for a deny whose candidate chains failed on conditions alone, so
+    # another context (or the original one) may allow.
+    conditions_only: bool = False
 
 
 def bounds(engine: Engine) -> Bounds:
@@ -92,6 +94,20 @@ def check_batch(engine: Engine, requests: Sequence[CheckRequest]) -> list[Decisi
             len(requests),
         )
     now = engine.clock()
+    return [
+        _record(engine, request, verdict, now)
+        for request, verdict in zip(
+            requests, batch_verdicts(engine, requests, now), strict=True
+        )
+    ]
+
+
+def batch_verdicts(
+    engine: Engine, requests: Sequence[CheckRequest], now: datetime
+) -> list[Verdict]:
+    """Decide every request at ``now`` with one query, without recording decisions."""
+    if not requests:
+        return []
     rows = [parameters(request) for request in requests]
     text, params = batch_check(bounds(engine), rows, now)
     token = merge_tokens([r.consistency_token for r in requests if r.consistency_token])
@@ -101,10 +117,7 @@ def check_batch(engine: Engine, requests: Sequence[CheckRequest]) -> list[Decisi
 
     records = engine.store.read(work, token)
     by_index = {record["request_index"]: record for record in records}
-    return [
-        _record(engine, request, decide(request, by_index[index]), now)
-        for index, request in enumerate(requests)
-    ]
+    return [decide(request, by_index[index]) for index, request in enumerate(requests)]
 
 
 def decide(request: CheckRequest, row: Any) -> Verdict:
@@ -130,7 +143,9 @@ def decide(request: CheckRequest, row: Any) -> Verdict:
         if failure is None:
             return Verdict(True, "allowed", _chain(candidate))
         first_failure = first_failure or failure
-    return Verdict(False, first_failure or _no_chain_reason(request))
+    return Verdict(
+        False, first_failure or _no_chain_reason(request), conditions_only=True
+    )
 
 
 def _no_chain_reason(request: CheckRequest) -> str:
