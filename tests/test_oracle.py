@@ -12,7 +12,8 @@ then shortest.
 
 The ``ci`` profile (selected when CI is set) is derandomised so that a run
 is reproducible. Every profile prints the ``@reproduce_failure`` blob of a
-failing example.
+failing example. ORACLE_EXAMPLES overrides the 300 examples for a quick
+local run.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
     for index in range(draw(st.integers(1, 3))):
         ref = f"folder:f{index}"
         entry: dict[str, Any] = {"ref": ref}
-        if folders and draw(st.booleans()):
+        if len(folders) > 0 and draw(st.booleans()):
             entry["parent"] = draw(st.sampled_from(folders))
         folders.append(ref)
         resources.append(entry)
@@ -223,7 +224,7 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         # user:u0 joins the holding group directly or through another group.
         others = [f"group:{g}" for g in groups if f"group:{g}" != holder]
         outer = holder
-        if others and draw(st.booleans()):
+        if len(others) > 0 and draw(st.booleans()):
             outer = draw(st.sampled_from(others))
             nested = {"member": outer, "group": holder}
             if nested not in memberships:
@@ -237,7 +238,7 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         "actions": ["read", "write"],
     }
     grants = [first]
-    pairs = {(holder, first["resource"])}
+    granted = {(holder, str(first["resource"]))}
     for principal, resource in draw(
         st.lists(
             st.tuples(st.sampled_from(principals), st.sampled_from(grant_targets)),
@@ -245,9 +246,9 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
             unique=True,
         )
     ):
-        if (principal, resource) in pairs:
+        if (principal, resource) in granted:
             continue
-        pairs.add((principal, resource))
+        granted.add((principal, resource))
         grant: dict[str, Any] = {
             "principal": principal,
             "resource": resource,
