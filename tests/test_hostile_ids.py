@@ -318,3 +318,37 @@ def test_invalid_id_rejected_naming_field(ident: str) -> None:
     with pytest.raises(InvalidRequest) as source_error:
         parse_delegation(owner_spec)
     assert source_error.value.field == "delegation.from"
+
+
+def test_ids_differing_in_case_or_normalization(clean_store: Store) -> None:
+    # "é" composed (U+00E9) and decomposed (e + U+0301) are different strings,
+    # as are "Alice" and "alice": each is its own principal.
+    variants = ["alice", "Alice", "ALICE", "caf\u00e9", "cafe\u0301"]
+    graph = {
+        "users": variants,
+        "resources": [{"ref": "doc:shared"}],
+        "grants": [
+            {"principal": "user:Alice", "resource": "doc:shared", "actions": ["read"]},
+            {
+                "principal": "user:caf\u00e9",
+                "resource": "doc:shared",
+                "actions": ["read"],
+            },
+        ],
+    }
+    engine = Engine(clean_store, clock=lambda: NOW)
+    before = counts(clean_store)
+    engine.import_document(parse_document(graph))
+    nodes, _ = counts(clean_store)
+    assert nodes == before[0] + len(variants) + 1
+
+    allowed = {
+        ident
+        for ident in variants
+        if engine.check(
+            CheckRequest(Ref("user", ident), "read", Ref("doc", "shared"))
+        ).allowed
+    }
+    assert allowed == {"Alice", "caf\u00e9"}
+    exported = {p.ref.id for p in engine.export_document().principals}
+    assert exported == set(variants)

@@ -460,3 +460,83 @@ def test_check_matches_oracle(
     engine, document = load(store, graph)
     oracle = Oracle(document, NOW)
     compare(engine, oracle, drawn + sweep(graph), singles=SINGLE_CHECKS)
+
+
+def deep_graph(length: int) -> dict[str, Any]:
+    """Return a graph with a folder hierarchy, a group nesting and a delegation
+    chain each ``length`` long, so that every bound of the check is crossed."""
+    folders = [{"ref": "folder:l0"}] + [
+        {"ref": f"folder:l{i}", "parent": f"folder:l{i - 1}"} for i in range(1, length)
+    ]
+    groups = [f"n{i}" for i in range(length)]
+    memberships = [{"member": "user:deep", "group": "group:n0"}] + [
+        {"member": f"group:n{i - 1}", "group": f"group:n{i}"} for i in range(1, length)
+    ]
+    agents = [f"c{i}" for i in range(length)]
+    holders = ["user:top", *[f"agent:{a}" for a in agents]]
+    delegations = [
+        {
+            "id": f"c{i}",
+            "from": holders[i],
+            "to": holders[i + 1],
+            "actions": ["read"],
+            "max_depth": 32,
+        }
+        for i in range(length)
+    ]
+    return {
+        "users": ["top", "deep"],
+        "groups": groups,
+        "agents": [{"id": a, "owner": "user:top"} for a in agents],
+        "resources": folders,
+        "memberships": memberships,
+        "grants": [
+            {"principal": "user:top", "resource": "folder:l0", "actions": ["read"]},
+            {
+                "principal": f"group:n{length - 1}",
+                "resource": "folder:l0",
+                "actions": ["read"],
+            },
+            {
+                "principal": f"group:n{length // 2}",
+                "resource": f"folder:l{length - 1}",
+                "actions": ["write"],
+            },
+        ],
+        "delegations": delegations,
+    }
+
+
+def test_bounds_match_oracle(clean_store: Store) -> None:
+    length = 20
+    graph = deep_graph(length)
+    engine, document = load(clean_store, graph)
+    oracle = Oracle(document, NOW)
+    subjects = ["user:top", "user:deep", *[f"agent:c{i}" for i in range(length)]]
+    batch = [
+        CheckRequest(Ref(*subject.split(":", 1)), action, Ref("folder", f"l{level}"))
+        for subject in subjects
+        for level in range(length)
+        for action in ACTIONS
+    ]
+    compare(engine, oracle, batch, singles=0)
+
+    def expected(subject: str, level: int, action: str = "read") -> bool:
+        request = CheckRequest(
+            Ref(*subject.split(":", 1)), action, Ref("folder", f"l{level}")
+        )
+        return oracle.check(request)
+
+    # The grant on l0 reaches 16 levels down (l16) and no further.
+    assert expected("user:top", 16)
+    assert not expected("user:top", 17)
+    # Eight delegations are allowed, a ninth is not.
+    assert expected("agent:c7", 0)
+    assert not expected("agent:c8", 0)
+    # user:deep reaches group n7 in eight hops, n8 and beyond not.
+    assert not expected("user:deep", 0)
+    assert not expected("user:deep", length - 1, "write")
+    short = deep_graph(8)
+    short_oracle = Oracle(parse_document(short), NOW)
+    deep_read = CheckRequest(Ref("user", "deep"), "read", Ref("folder", "l0"))
+    assert short_oracle.check(deep_read)
