@@ -56,6 +56,7 @@ CONDITIONS = (
     'action.name == "read"',
     'subject.type == "agent"',
     "context.level > 2",
+    'subject.properties.team == "red"',
 )
 RESOURCE_TYPES = ("doc", "folder", "repo")
 UNKNOWN_RESOURCES = ("doc:missing", "repo:missing", "folder:missing")
@@ -190,7 +191,9 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         sensitivity = draw(st.sampled_from([None, 0, 1, 2, 3, 4]))
         if sensitivity is not None:
             entry["sensitivity"] = sensitivity
-    wildcards = draw(st.lists(st.sampled_from(["doc:*", "repo:*"]), unique=True))
+    wildcards = draw(
+        st.lists(st.sampled_from(["doc:*", "repo:*", "folder:*"]), unique=True)
+    )
     for ref in wildcards:
         entry = {"ref": ref}
         if draw(st.booleans()):
@@ -340,6 +343,7 @@ def requests(draw: st.DrawFn, document: dict[str, Any]) -> list[CheckRequest]:
             resource=resource,
             context=inner(contexts),
             resource_properties=properties,
+            subject_properties=inner(st.sampled_from([{}, {"team": "red"}])),
             on_behalf_of=None
             if on_behalf_of is None
             else Ref(*on_behalf_of.split(":", 1)),
