@@ -92,6 +92,12 @@ def create_app(
             on_decision=None if decision_log is None else decision_log.record,
         )
         try:
+            app.state.engine.warm_up()
+        except StoreError as error:
+            logger.warning(
+                "check query warm-up failed uri=%s error=%s", store.uri, error
+            )
+        try:
             yield
         finally:
             if decision_log is not None:

@@ -6,8 +6,8 @@ import logging
 from typing import Annotated
 
 import typer
-from delegraph.api import neo4j_local
-from rich.console import Console
+from delegraph.api import cli_decisions, cli_graph, cli_lookups, cli_trace, neo4j_local
+from delegraph.api.cli_common import console, errors
 
 app = typer.Typer(
     no_args_is_help=True, help="delegraph: a policy decision point for AI agents."
@@ -17,8 +17,19 @@ neo4j_app = typer.Typer(
 )
 app.add_typer(neo4j_app, name="neo4j")
 
-console = Console()
-errors = Console(stderr=True)
+app.command("demo")(cli_graph.demo)
+app.command("import")(cli_graph.import_file)
+app.command("export")(cli_graph.export)
+app.command("check")(cli_decisions.check)
+app.command("explain")(cli_decisions.explain)
+app.command("revoke")(cli_decisions.revoke)
+app.command("trace")(cli_lookups.trace)
+app.command("decisions")(cli_trace.decisions)
+app.command("reach")(cli_lookups.reach)
+app.command(
+    "bench",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)(cli_graph.bench)
 
 
 def _local_config() -> neo4j_local.LocalNeo4jConfig:
@@ -120,18 +131,6 @@ def token(
             audience=settings.jwt_audience,
         )
     )
-
-
-def _add_incident_commands() -> None:
-    # Imported here, not at the top, so this registration stays apart from
-    # the other commands' imports.
-    # TODO: fold into the ``trace`` command once the accountability trace lands.
-    from delegraph.api import cli_trace
-
-    app.command("decisions")(cli_trace.decisions)
-
-
-_add_incident_commands()
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from delegraph.cypher.store import merge_tokens
 from delegraph.engine import conditions
 from delegraph.engine.errors import InvalidRequest
 from delegraph.engine.model import Chain, CheckRequest, Decision
+from delegraph.engine.refs import Ref
 from neo4j import ManagedTransaction
 
 if TYPE_CHECKING:
@@ -118,6 +119,26 @@ def batch_verdicts(
     records = engine.store.read(work, token)
     by_index = {record["request_index"]: record for record in records}
     return [decide(request, by_index[index]) for index, request in enumerate(requests)]
+
+
+def warm_up(engine: Engine) -> None:
+    """Run the single and batch check queries once, so Neo4j plans and caches them.
+
+    Planning the check query on a fresh server can take seconds on a busy
+    machine; a server warms up before it serves so that no caller waits for it.
+    The request names a subject that is not stored and records no decision.
+    """
+    request = CheckRequest(
+        Ref("agent", "delegraph-warm-up"), "read", Ref("document", "delegraph-warm-up")
+    )
+    now = engine.clock()
+    text, params = single_check(bounds(engine), parameters(request), now)
+
+    def work(tx: ManagedTransaction) -> None:
+        tx.run(text, params).consume()
+
+    engine.store.read(work)
+    batch_verdicts(engine, [request], now)
 
 
 def decide(request: CheckRequest, row: Any) -> Verdict:

@@ -246,6 +246,12 @@ class Engine:
 
         return checks.check_batch(self, requests)
 
+    def warm_up(self) -> None:
+        """Plan the check queries before the first request (raises StoreError if Neo4j fails)."""
+        from delegraph.engine import checks
+
+        checks.warm_up(self)
+
     def explain(self, request: CheckRequest) -> Explanation:
         from delegraph.engine import explain
 

@@ -401,3 +401,31 @@ def test_cli_decisions_window_and_errors(logged: LoggedApi, cli_env: None) -> No
     bad_ref = runner.invoke(cli_app, ["decisions", "document:q3"])
     assert bad_ref.exit_code == 2, bad_ref.output
     assert "AGENT" in bad_ref.output
+
+
+def test_cli_trace_adds_decisions(logged: LoggedApi, cli_env: None) -> None:
+    decide_three(logged)
+    revoked = logged.client.post("/v1/delegations/d2/revoke", headers=ADMIN)
+    assert revoked.status_code == 200, revoked.text
+    runner = CliRunner()
+
+    plain = runner.invoke(cli_app, ["trace", "agent:sub"])
+    assert plain.exit_code == 0, plain.output
+    assert "DENIED NOW" not in plain.output
+
+    result = runner.invoke(cli_app, ["trace", "agent:sub", "--since", "1h"])
+    assert result.exit_code == 0, result.output
+    assert "user:alice -[d1]-> agent:bot -[d2]-> agent:sub" in result.output
+    assert "DENIED NOW" in result.output
+
+    as_json = runner.invoke(cli_app, ["trace", "agent:sub", "--since", "1h", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    body = json.loads(as_json.output)
+    assert body["chains"] == []
+    assert [e["status"] for e in body["decisions"]["decisions"]] == ["denied_now"]
+
+    naive = runner.invoke(
+        cli_app, ["trace", "agent:sub", "--until", "2030-01-01T00:00:00"]
+    )
+    assert naive.exit_code == 2, naive.output
+    assert "--until" in naive.output
