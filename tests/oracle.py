@@ -2,15 +2,20 @@
 
 It reads a :class:`Document` into dictionaries and decides a
 :class:`CheckRequest` by enumerating every delegation chain that ends at the
-subject, straight from the rules: stored, enabled subject; stored resource or
-stored ``type:*`` wildcard; distinct, enabled principals on the chain; each
-delegation unrevoked, inside its time window, carrying the action, covering
-the resource by scope, type and sensitivity, with a true condition and enough
-``max_depth`` for the edges after it; the holder equal to ``on_behalf_of``
-when that is given; and a live grant of the action held by the holder or by a
-group it reaches through enabled groups, on the resource, an ancestor of it,
-or the wildcard. It shares no code with the Cypher engine except the model
-classes and the CEL library that conditions are written in.
+subject, straight from the rules:
+
+- the subject is stored and enabled, and the resource or its ``type:*``
+  wildcard is stored;
+- the principals on the chain are distinct and enabled;
+- each delegation is unrevoked and inside its time window, carries the
+  action, covers the resource by scope, type and sensitivity, has a true
+  condition and enough ``max_depth`` for the edges after it;
+- the holder equals ``on_behalf_of`` when that is given;
+- the holder, or a group it reaches through enabled groups, has a live grant
+  of the action on the resource, an ancestor of it, or the wildcard.
+
+It shares no code with the Cypher engine except the model classes and the
+CEL library that conditions are written in.
 """
 
 from __future__ import annotations
