@@ -127,7 +127,7 @@ class EngineTransport:
         self.engine.import_document(parse_document(graph))
 
     def check(self, check: dict[str, Any]) -> bool:
-        return self.engine.check(check_request(check)).allowed
+        return bool(self.engine.check(check_request(check)).allowed)
 
     def revoke(self, delegation_id: str) -> None:
         self.engine.revoke(delegation_id, CASE_ACTOR, "decision case step")
