@@ -285,6 +285,47 @@ def test_search_action(api: TestClient) -> None:
     assert names == ["read", "write"], response.text
 
 
+def test_search_with_context_agent(api: TestClient) -> None:
+    load(api)
+    acting = {"agent": "agent:bot"}
+    resources = {
+        "subject": {"type": "user", "id": "alice"},
+        "action": {"name": "read"},
+        "resource": {"type": "document"},
+        "context": acting,
+    }
+    response = api.post("/access/v1/search/resource", json=resources, headers=CHECK)
+    assert response.status_code == 200, response.text
+    assert response.json()["results"] == [{"type": "document", "id": "q3"}]
+
+    # bot acts for alice only, so nothing on behalf of bob.
+    for_bob = {**resources, "subject": {"type": "user", "id": "bob"}}
+    response = api.post("/access/v1/search/resource", json=for_bob, headers=CHECK)
+    assert response.json()["results"] == [], response.text
+
+    actions = {
+        "subject": {"type": "user", "id": "alice"},
+        "resource": {"type": "document", "id": "q3"},
+        "context": acting,
+    }
+    response = api.post("/access/v1/search/action", json=actions, headers=CHECK)
+    assert response.json()["results"] == [{"name": "read"}], response.text
+
+    subjects = {
+        "subject": {"type": "user"},
+        "action": {"name": "read"},
+        "resource": {"type": "document", "id": "q3"},
+        "context": acting,
+    }
+    response = api.post("/access/v1/search/subject", json=subjects, headers=CHECK)
+    assert response.json()["results"] == [{"type": "user", "id": "alice"}]
+
+    bad = {**actions, "context": {"agent": "document:x"}}
+    response = api.post("/access/v1/search/action", json=bad, headers=CHECK)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "context.agent", response.text
+
+
 def test_search_missing_type_400(api: TestClient) -> None:
     body = {
         "subject": {},

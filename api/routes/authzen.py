@@ -117,7 +117,7 @@ def to_check_request(body: EvaluationBody, request_id: str) -> CheckRequest:
     on_behalf_of: Ref | None = None
     if context.get("agent") is not None:
         on_behalf_of = subject
-        subject = require_not_wildcard(_agent_ref(context["agent"]), "context.agent")
+        subject = require_not_wildcard(agent_ref(context["agent"]), "context.agent")
     require_not_wildcard(subject, "subject")
     return CheckRequest(
         subject=subject,
@@ -140,7 +140,8 @@ def _entity_ref(entity: Entity, field: str) -> Ref:
         ) from error
 
 
-def _agent_ref(agent: Any) -> Ref:
+def agent_ref(agent: Any) -> Ref:
+    """Parse ``context.agent``: ``agent:ID`` or an object with type and id."""
     if isinstance(agent, dict):
         kind, ident = agent.get("type"), agent.get("id")
         if not isinstance(kind, str) or not isinstance(ident, str):

@@ -13,11 +13,16 @@ from typing import Any
 from delegraph.api.auth import CheckCaller
 from delegraph.api.deps import EngineDep, SettingsDep, decide, request_id
 from delegraph.api.problems import PROBLEM_RESPONSES, Problem
-from delegraph.api.routes.authzen import Action, Entity, Lenient
+from delegraph.api.routes.authzen import Action, Entity, Lenient, agent_ref
 from delegraph.engine.documents import parse_action
 from delegraph.engine.errors import InvalidRequest, NotFound
 from delegraph.engine.model import CheckRequest
-from delegraph.engine.refs import Ref, parse_principal, parse_resource
+from delegraph.engine.refs import (
+    Ref,
+    parse_principal,
+    parse_resource,
+    require_not_wildcard,
+)
 from delegraph.engine.service import Engine
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -113,8 +118,12 @@ def search_subject(
     settings: SettingsDep,
     caller: CheckCaller,
 ) -> dict[str, Any]:
-    """Return the subjects of the given type that may do the action on the resource."""
+    """Return the subjects of the given type that may do the action on the resource.
+
+    With ``context.agent``, the subjects on whose behalf that agent may do it.
+    """
     limit = _limit(body.page, settings.max_page_size)
+    agent = _acting_agent(body.context)
     try:
         resource = parse_resource(
             f"{body.resource.type}:{body.resource.id}", "resource"
@@ -133,7 +142,21 @@ def search_subject(
             principal = parse_principal(entry.principal, "principal")
             if principal.kind != body.subject.type:
                 continue
-            if entry.conditional and not _holds(
+            if agent is not None:
+                # The entry shows that the principal has the action; the agent
+                # must also reach it through a chain from that principal.
+                acting = _check(
+                    agent,
+                    action,
+                    resource,
+                    body.context,
+                    (None, body.resource),
+                    request,
+                    on_behalf_of=principal,
+                )
+                if not _holds(engine, acting):
+                    continue
+            elif entry.conditional and not _holds(
                 engine,
                 _check(
                     principal,
@@ -159,17 +182,22 @@ def search_resource(
     settings: SettingsDep,
     caller: CheckCaller,
 ) -> dict[str, Any]:
-    """Return the resources of the given type the subject may do the action on."""
+    """Return the resources of the given type the subject may do the action on.
+
+    With ``context.agent``, the resources that agent may act on for the subject.
+    """
     limit = _limit(body.page, settings.max_page_size)
+    agent = _acting_agent(body.context)
     try:
         subject = parse_principal(f"{body.subject.type}:{body.subject.id}", "subject")
         action = parse_action(body.action.name, "action.name")
     except InvalidRequest:
         return _result([], None)
+    actor, on_behalf_of = (subject, None) if agent is None else (agent, subject)
 
     def work() -> dict[str, Any]:
         try:
-            page = engine.reach(subject, limit, _token(body.page))
+            page = engine.reach(actor, limit, _token(body.page))
         except NotFound:
             return _result([], None)
         results = []
@@ -179,15 +207,19 @@ def search_resource(
                 continue
             if resource.is_wildcard:
                 continue
-            if entry.conditional and not _holds(
+            # With an agent, the entry's chain may start at another holder, so
+            # every entry is checked on behalf of the subject.
+            needs_check = entry.conditional or on_behalf_of is not None
+            if needs_check and not _holds(
                 engine,
                 _check(
-                    subject,
+                    actor,
                     action,
                     resource,
                     body.context,
                     (body.subject, None),
                     request,
+                    on_behalf_of=on_behalf_of,
                 ),
             ):
                 continue
@@ -205,8 +237,12 @@ def search_action(
     settings: SettingsDep,
     caller: CheckCaller,
 ) -> dict[str, Any]:
-    """Return the actions the subject may do on the resource."""
+    """Return the actions the subject may do on the resource.
+
+    With ``context.agent``, the actions that agent may do on it for the subject.
+    """
     _limit(body.page, settings.max_page_size)
+    agent = _acting_agent(body.context)
     try:
         subject = parse_principal(f"{body.subject.type}:{body.subject.id}", "subject")
         resource = parse_resource(
@@ -214,6 +250,7 @@ def search_action(
         )
     except InvalidRequest:
         return _result([], None)
+    actor, on_behalf_of = (subject, None) if agent is None else (agent, subject)
 
     def work() -> dict[str, Any]:
         # who_can pages over the (principal, action) pairs of every principal,
@@ -227,17 +264,19 @@ def search_action(
             except NotFound:
                 return _result([], None)
             for entry in page.items:
-                if entry.principal != str(subject) or entry.action in actions:
+                if entry.principal != str(actor) or entry.action in actions:
                     continue
-                if entry.conditional and not _holds(
+                needs_check = entry.conditional or on_behalf_of is not None
+                if needs_check and not _holds(
                     engine,
                     _check(
-                        subject,
+                        actor,
                         entry.action,
                         resource,
                         body.context,
                         (body.subject, body.resource),
                         request,
+                        on_behalf_of=on_behalf_of,
                     ),
                 ):
                     continue
@@ -257,6 +296,7 @@ def _check(
     context: dict[str, Any] | None,
     entities: tuple[Entity | None, Entity | None],
     request: Request,
+    on_behalf_of: Ref | None = None,
 ) -> CheckRequest:
     """Build the check of one conditional entry.
 
@@ -272,8 +312,24 @@ def _check(
         context=dict(context or {}),
         subject_properties=_properties(subject_entity),
         resource_properties=_properties(resource_entity),
+        on_behalf_of=on_behalf_of,
         request_id=request_id(request),
     )
+
+
+def _acting_agent(context: dict[str, Any] | None) -> Ref | None:
+    """Return the agent named by ``context.agent``, or None (400 if it is malformed).
+
+    As in an evaluation, the agent then acts on behalf of the request's subject.
+    """
+    if not context or context.get("agent") is None:
+        return None
+    try:
+        return require_not_wildcard(agent_ref(context["agent"]), "context.agent")
+    except InvalidRequest as error:
+        raise Problem(
+            400, error.message, field="context.agent", value=error.value
+        ) from error
 
 
 def _properties(entity: Entity | None) -> dict[str, Any]:
