@@ -56,13 +56,34 @@ def reported_errors() -> Iterator[None]:
 
 @contextmanager
 def open_engine(timeout: float = DEFAULT_TIMEOUT) -> Iterator[Engine]:
-    """Connect to the Neo4j of the environment (NEO4J_URI or the local server)."""
+    """Connect to the Neo4j of the environment (NEO4J_URI or the local server).
+
+    Decisions are recorded in the decision log that DELEGRAPH_DECISION_LOG names.
+    """
     settings = Settings()
     uri, user, password = settings.resolved_neo4j()
     store = Store(uri, (user, password), settings.neo4j_database, timeout)
+    decision_log = None
     try:
         with reported_errors():
-            store.ping()
-        yield Engine(store, EngineConfig(max_chain=settings.max_chain))
+            try:
+                store.ping()
+            except StoreError as error:
+                if settings.neo4j_uri is None:
+                    fail(
+                        f"Neo4j at {uri} does not answer ({error}); start the local "
+                        "server with `delegraph neo4j start` or set NEO4J_URI"
+                    )
+                raise
+            decision_log = settings.open_decision_log(store)
+        yield Engine(
+            store,
+            EngineConfig(max_chain=settings.max_chain),
+            on_decision=None if decision_log is None else decision_log.record,
+        )
     finally:
+        # The CLI records decisions in the same log as the API. close() writes
+        # what is queued before the store closes.
+        if decision_log is not None:
+            decision_log.close()
         store.close()

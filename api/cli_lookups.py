@@ -80,4 +80,6 @@ def reach(
         return
     console.print(reach_table(page.items, f"reach of {agent}"))
     if page.next_page_token:
-        console.print(f"more: --page-token {page.next_page_token}", markup=False)
+        console.print(
+            f"more: --page-token {page.next_page_token}", markup=False, soft_wrap=True
+        )

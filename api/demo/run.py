@@ -129,10 +129,18 @@ def run_demo(options: DemoOptions, console: Console) -> list[Step]:
             connection.database,
             DEMO_QUERY_TIMEOUT,
         )
+        decision_log = None
         try:
-            engine = Engine(store, EngineConfig(max_chain=settings.max_chain))
+            decision_log = settings.open_decision_log(store)
+            engine = Engine(
+                store,
+                EngineConfig(max_chain=settings.max_chain),
+                on_decision=None if decision_log is None else decision_log.record,
+            )
             scenario = run_scenario(engine, console)
         finally:
+            if decision_log is not None:
+                decision_log.close()
             store.close()
         if options.serve:
             serve(settings, connection, options, console, scenario)
