@@ -18,7 +18,12 @@ from importlib import resources
 from typing import Any, TypeVar
 
 import neo4j
-from neo4j import GraphDatabase, ManagedTransaction, Query
+from neo4j import (
+    GraphDatabase,
+    ManagedTransaction,
+    NotificationDisabledCategory,
+    Query,
+)
 from neo4j.exceptions import (
     ClientError,
     DriverError,
@@ -109,6 +114,12 @@ class Store:
             connection_timeout=min(query_timeout, 5.0),
             max_transaction_retry_time=query_timeout,
             liveness_check_timeout=30.0,
+            # Optional properties (not_before, condition, ...) are often absent
+            # from a whole graph; the server then attaches an "unknown property"
+            # warning to every check, which the driver logs with the query text.
+            notifications_disabled_categories=[
+                NotificationDisabledCategory.UNRECOGNIZED
+            ],
         )
 
     def close(self) -> None:
