@@ -228,7 +228,9 @@ def _set_initial_password(config: LocalNeo4jConfig, java: str) -> None:
     """Generate the password once, before the first start, and store it with mode 0600."""
     if config.password_file.exists():
         return
-    password = secrets.token_urlsafe(18)
+    # Hex only: a URL-safe token can start with '-', which neo4j-admin reads as
+    # an option and rejects.
+    password = secrets.token_hex(16)
     result = subprocess.run(  # noqa: S603 - fixed argument list
         [
             java,

@@ -21,7 +21,6 @@ import neo4j
 from neo4j import (
     GraphDatabase,
     ManagedTransaction,
-    NotificationDisabledCategory,
     Query,
 )
 from neo4j.exceptions import (
@@ -114,12 +113,9 @@ class Store:
             connection_timeout=min(query_timeout, 5.0),
             max_transaction_retry_time=query_timeout,
             liveness_check_timeout=30.0,
-            # Optional properties (not_before, condition, ...) are often absent
-            # from a whole graph; the server then attaches an "unknown property"
-            # warning to every check, which the driver logs with the query text.
-            notifications_disabled_categories=[
-                NotificationDisabledCategory.UNRECOGNIZED
-            ],
+            # A property that no stored edge carries yet (say, not_before) is
+            # normal for delegraph and not worth a warning per query.
+            notifications_disabled_categories=["UNRECOGNIZED"],
         )
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from delegraph.engine.delegations import DelegationWritten, Revocation, SwitchResult
     from delegraph.engine.explain import Explanation
     from delegraph.engine.impact import Impact
+    from delegraph.engine.lookups import AccessEntry, Accountability, ReachEntry
 
 
 def utc_now() -> datetime:
@@ -246,3 +247,36 @@ class Engine:
         from delegraph.engine import explain
 
         return explain.explain(self, request)
+
+    # Lookups (module ``lookups``).
+    def accountability(
+        self, ref: Ref, consistency_token: str | None = None
+    ) -> Accountability:
+        from delegraph.engine import lookups
+
+        return lookups.accountability(self, ref, consistency_token)
+
+    def reach(
+        self,
+        ref: Ref,
+        limit: int = 100,
+        page_token: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Page[ReachEntry]:
+        from delegraph.engine import lookups
+
+        return lookups.reach(self, ref, limit, page_token, consistency_token)
+
+    def who_can(
+        self,
+        resource: Ref,
+        action: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Page[AccessEntry]:
+        from delegraph.engine import lookups
+
+        return lookups.who_can(
+            self, resource, action, limit, page_token, consistency_token
+        )
