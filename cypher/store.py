@@ -18,11 +18,7 @@ from importlib import resources
 from typing import Any, TypeVar
 
 import neo4j
-from neo4j import (
-    GraphDatabase,
-    ManagedTransaction,
-    Query,
-)
+from neo4j import GraphDatabase, ManagedTransaction, Query
 from neo4j.exceptions import (
     ClientError,
     DriverError,
