@@ -389,7 +389,7 @@ def allow_probes(organisation: Organisation, count: int, seed: int = 2) -> list[
     """Return ``count`` requests that a live chain allows, spread over the subjects."""
     rng = random.Random(seed)
     live = organisation.live_subjects()
-    probes = []
+    probes: list[Probe] = []
     while live and len(probes) < count:
         subject = rng.choice(live)
         documents = organisation.department_documents[subject.department]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,10 @@ def load(out_dir: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _percentile(summary: dict[str, Any], key: str) -> float | None:
+def _percentile(summary: dict[str, Any], key: str) -> float:
+    """Return one percentile in ms, or NaN (a gap in the plot) when nothing was measured."""
     value = summary.get(key)
-    return None if value is None else float(value)
+    return math.nan if value is None else float(value)
 
 
 def plot_latency_vs_size(results: dict[str, Any], path: Path) -> None:

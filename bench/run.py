@@ -28,14 +28,13 @@ from delegraph.api import neo4j_local
 from delegraph.cypher.store import Store
 from delegraph.engine.service import Engine
 
-from bench import machine, measure, plans, report
+from bench import api_load, machine, measure, plans, report
 from bench.generate import Probe, Shape, allow_probes, deny_probes, generate
 
 logger = logging.getLogger("delegraph.bench")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MARKER = "DelegraphBench"
-API_NOT_MERGED = "not measured: API not merged"
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,7 @@ class Plan:
     revoke_trials: int
     profiled_sizes: tuple[int, ...]
     profiled_probes: int = 20
+    http_requests: int = 2_000
 
 
 PLANS = {
@@ -130,8 +130,17 @@ def bench_size(engine: Engine, plan: Plan, size: int) -> dict[str, Any]:
     return result
 
 
-def run_plan(store: Store, plan: Plan, allow_wipe: bool = False) -> dict[str, Any]:
-    """Run ``plan`` on ``store`` and return the results (written by the caller)."""
+def run_plan(
+    store: Store,
+    plan: Plan,
+    allow_wipe: bool = False,
+    auth: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run ``plan`` on ``store`` and return the results (written by the caller).
+
+    With ``auth`` (user, password) the API is started on the last graph and
+    measured over HTTP; without it, HTTP is not measured.
+    """
     engine = Engine(store)
     started = time.time()
     results: dict[str, Any] = {
@@ -141,29 +150,46 @@ def run_plan(store: Store, plan: Plan, allow_wipe: bool = False) -> dict[str, An
         "command": f"python -m bench.run --{plan.mode}",
         "machine": machine.describe(store),
         "sizes": [],
-        "http": {"status": API_NOT_MERGED},
+        "http": {"status": "not measured: no Neo4j credentials for the API"},
     }
     for size in plan.sizes:
         prepare_graph(store, allow_wipe)
         results["sizes"].append(bench_size(engine, plan, size))
+    if auth is not None:
+        organisation = generate(Shape(edges=plan.sizes[-1]))
+        probes = interleave(
+            allow_probes(organisation, plan.http_requests // 2),
+            deny_probes(organisation, plan.http_requests // 2),
+        )
+        results["http"] = api_load.measure_http(store.uri, *auth, probes)
     results["seconds"] = round(time.time() - started, 1)
     return results
 
 
-def _connect() -> tuple[Store, neo4j_local.LocalNeo4jConfig | None]:
-    """Open the store of NEO4J_URI, or of the local server (started if needed)."""
+@dataclass(frozen=True)
+class Connection:
+    store: Store
+    auth: tuple[str, str]
+    started: neo4j_local.LocalNeo4jConfig | None
+
+
+def connect() -> Connection:
+    """Open the store of NEO4J_URI, or of the local server (started if needed).
+
+    ``started`` is the local server's config when this call started it.
+    """
     uri = os.environ.get("NEO4J_URI")
     if uri:
         auth = (
             os.environ.get("NEO4J_USER", "neo4j"),
             os.environ.get("NEO4J_PASSWORD", ""),
         )
-        return Store(uri, auth, query_timeout=300.0), None
+        return Connection(Store(uri, auth, query_timeout=300.0), auth, None)
     config = neo4j_local.LocalNeo4jConfig.from_env()
     started, _ = neo4j_local.start(config)
-    password = neo4j_local.read_password(config) or ""
-    store = Store(config.bolt_uri, (neo4j_local.USER, password), query_timeout=300.0)
-    return store, config if started else None
+    auth = (neo4j_local.USER, neo4j_local.read_password(config) or "")
+    store = Store(config.bolt_uri, auth, query_timeout=300.0)
+    return Connection(store, auth, config if started else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,20 +208,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # One line per revoke trial and per schema statement would bury the progress.
+    for noisy in ("delegraph.delegations", "delegraph.store", "neo4j"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     plan = PLANS["quick" if args.quick else "full"]
     try:
-        store, started_config = _connect()
+        connection = connect()
     except neo4j_local.LocalNeo4jError as error:
         print(f"cannot start the local Neo4j: {error}", file=sys.stderr)
-        return error.exit_code
+        return int(error.exit_code)
     try:
-        store.apply_schema()
-        results = run_plan(store, plan, args.wipe)
+        connection.store.apply_schema()
+        results = run_plan(connection.store, plan, args.wipe, connection.auth)
     finally:
-        store.close()
-        if started_config is not None and not args.keep_neo4j:
-            neo4j_local.stop(started_config)
+        connection.store.close()
+        if connection.started is not None and not args.keep_neo4j:
+            neo4j_local.stop(connection.started)
 
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{plan.mode}.json"
