@@ -5,6 +5,9 @@ delegraph.api.app:create_app``) on the graph the engine bench just
 measured, with a caller token from ``delegraph token --role check``. The
 load generator runs in this process on the same cores, so it competes with
 the API and Neo4j for CPU: the numbers are a floor, not the API's ceiling.
+
+NOTE: written against the endpoints and the ``delegraph token`` command of
+the API contract before the app reached this branch, and not yet run.
 """
 
 from __future__ import annotations
@@ -226,7 +229,7 @@ def measure_authzen_batches(
 def measure_http(
     neo4j_uri: str, user: str, password: str, probes: Sequence[Probe]
 ) -> dict[str, Any]:
-    """Start the API, measure it, stop it; or say why HTTP was not measured."""
+    """Start the API, measure it and stop it, or return why HTTP was not measured."""
     if not api_available():
         return {"status": API_NOT_MERGED}
     server = start_api(neo4j_uri, user, password)

@@ -1,7 +1,7 @@
 """Seeded, deterministic organisations of a given size, as engine Documents.
 
 An organisation has departments of teams of humans. Groups nest three deep
-(human -> team -> department -> everyone), and every group holds a grant:
+(human -> team -> department -> everyone), and every group has a grant:
 the department on its folder, the team on its project folder, everyone on
 the wildcard ``wiki:*``. Each human holds a grant on a personal document
 and roots one or two agent trees of depth 1 to ``max_tree_depth``, and each
@@ -44,7 +44,7 @@ CAPPED_SENSITIVITY = 3
 
 @dataclass(frozen=True)
 class Shape:
-    """What to generate; ``edges`` is the number of delegation and grant edges."""
+    """The parameters of an organisation; ``edges`` counts delegation and grant edges."""
 
     edges: int
     seed: int = 1
@@ -122,7 +122,7 @@ class Probe:
 class Organisation:
     """A generated graph and what the bench needs to probe it.
 
-    ``rig_document`` holds the agents of the revoke trials; it is imported
+    ``rig_document`` contains the agents of the revoke trials; it is imported
     only before those trials, so it counts in no size.
     """
 
@@ -409,9 +409,9 @@ def allow_probes(organisation: Organisation, count: int, seed: int = 2) -> list[
 def deny_probes(organisation: Organisation, count: int, seed: int = 3) -> list[Probe]:
     """Return ``count`` requests that walk a whole live chain and then find no grant.
 
-    The subject asks for an action its chain carries, on a document of
-    another department, which its human holds nothing on: the query expands
-    every edge up to the human before it denies, the most work a deny takes.
+    The subject requests an action its chain carries, on a document of
+    another department, on which its human has no grant. So the query
+    expands every edge up to the human and its groups before it denies.
     Only chains scoped to the ``document`` type are used, because a chain
     scoped to the human's own folder stops at its first edge.
     """

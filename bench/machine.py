@@ -1,4 +1,4 @@
-"""What the numbers were measured on: CPU, memory, load, versions, Neo4j settings."""
+"""The machine and software of a run: CPU, memory, load, versions, Neo4j settings."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Every function takes an Engine on a graph the caller prepared and returns a
 plain dict for the JSON results. Latencies are wall-clock milliseconds from
 ``time.perf_counter`` around one engine call, so they include the driver,
-the Bolt round trips and the CEL evaluation, as a caller of the engine sees.
+the Bolt round trips and the CEL evaluation: the latency a caller of the
+engine observes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from delegraph.cypher.store import Store
 from delegraph.engine.model import CheckRequest, Decision
 from delegraph.engine.service import Engine
+from neo4j.exceptions import Neo4jError
 
 from bench.generate import Organisation, Probe
 
@@ -51,6 +53,23 @@ def wipe(store: Store) -> None:
         ).consume()
 
 
+def bolt_connections(store: Store) -> int | None:
+    """Return how many Bolt connections the server has open (None if the server does not report them).
+
+    After a run of sequential checks this shows whether the driver reused
+    one pooled connection or opened one per check.
+    """
+    try:
+        records, _, _ = store.driver.execute_query(
+            "CALL dbms.listConnections() YIELD connector "
+            "WHERE connector = 'bolt' RETURN count(*) AS open",
+            database_=store.database,
+        )
+    except Neo4jError:
+        return None
+    return int(records[0]["open"])
+
+
 def measure_import(engine: Engine, organisation: Organisation) -> dict[str, Any]:
     """Import the organisation into an empty graph and return edges per second."""
     started = time.perf_counter()
@@ -75,7 +94,7 @@ def _timed_check(engine: Engine, request: CheckRequest) -> tuple[Decision, float
 
 
 def warm_up(engine: Engine, probes: Sequence[Probe]) -> None:
-    """Run a few checks so that plans are cached and the pool holds a connection."""
+    """Run a few checks so that plans are cached and the pool has an open connection."""
     for probe in probes[:WARMUP_CHECKS]:
         engine.check(probe.request)
 
@@ -172,10 +191,11 @@ def measure_explain(engine: Engine, probes: Sequence[Probe]) -> dict[str, Any]:
 def measure_revoke(engine: Engine, organisation: Organisation) -> dict[str, Any]:
     """Run one revoke trial per rig and count stale allows.
 
-    A trial creates a delegation through the engine (attenuation checked),
-    checks that the agent below it is allowed, revokes it, and checks the
-    same request again at once, with no consistency token, as a PEP that
-    never saw the revoke would. Any allow after the revoke is stale.
+    A trial creates a delegation through the engine (attenuation checked)
+    and checks that the agent below it is allowed. It then revokes the
+    delegation and checks the same request again at once, with no
+    consistency token, as a PEP that never saw the revoke would. Any allow
+    after the revoke is stale.
     """
     engine.import_document(organisation.rig_document)
     stale: list[dict[str, Any]] = []

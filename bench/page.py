@@ -71,6 +71,20 @@ def _check_rows(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _connection_line(results: dict[str, Any]) -> str:
+    counts = [
+        f"{entry['check'].get('bolt_connections_after')} at {entry['size']:,} edges"
+        for entry in results["sizes"]
+        if entry["check"].get("bolt_connections_after") is not None
+    ]
+    if not counts:
+        return "Bolt connections open on the server after the checks: not recorded."
+    return (
+        "Bolt connections open on the server after the checks, all clients "
+        "counted: " + ", ".join(counts) + "."
+    )
+
+
 def _depth_rows(results: dict[str, Any]) -> list[str]:
     largest = results["sizes"][-1]["check"]
     rows = [
@@ -204,6 +218,65 @@ def _http(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _verdict(met: bool) -> str:
+    return "met" if met else "missed"
+
+
+def _target_rows(results: dict[str, Any]) -> list[str]:
+    """Compare the largest graph of the run with each target that it measured."""
+    sizes = results["sizes"]
+    largest = sizes[-1]
+    rows = ["| target | measured | verdict |", "|---|---|---|"]
+    for outcome in ("allowed", "denied"):
+        s = largest["check"][outcome]
+        if s.get("count"):
+            rows.append(
+                f"| engine check p50 <= 1.5 ms, p99 <= 5 ms ({outcome}) at "
+                f"{largest['size']:,} edges | p50 {s['p50_ms']:.2f} ms, p99 "
+                f"{s['p99_ms']:.2f} ms | "
+                f"{_verdict(s['p50_ms'] <= 1.5 and s['p99_ms'] <= 5.0)} |"
+            )
+    base = next((e for e in sizes if e["size"] == 10_000), None)
+    if base is not None and largest is not base:
+        for outcome in ("allowed", "denied"):
+            ratio = (
+                largest["check"][outcome]["p99_ms"] / base["check"][outcome]["p99_ms"]
+            )
+            rows.append(
+                f"| p99 at {largest['size']:,} within 25% of p99 at 10,000 ({outcome}) "
+                f"| ratio {ratio:.2f} | {_verdict(ratio <= 1.25)} |"
+            )
+    best_import = max(e["import"]["edges_per_s"] for e in sizes)
+    rows.append(
+        f"| import >= 20,000 edges/s | best {best_import:,.0f} edges/s | "
+        f"{_verdict(best_import >= 20_000)} |"
+    )
+    best_batch = max(b["checks_per_s"] for e in sizes for b in e["check_batch"])
+    rows.append(
+        f"| >= 5,000 checks/s through batches (HTTP) | engine check_batch, no HTTP: "
+        f"best {best_batch:,.0f} checks/s | {_verdict(best_batch >= 5_000)} "
+        "(engine only) |"
+    )
+    stale = sum(e["revoke"]["stale_allows"] for e in sizes)
+    trials = sum(e["revoke"]["completed"] for e in sizes)
+    rows.append(
+        f"| zero stale allows after a revoke | {stale} in {trials:,} trials | "
+        f"{_verdict(stale == 0)} |"
+    )
+    http = results.get("http", {})
+    if "single" in http:
+        best = max(level["requests_per_s"] for level in http["single"])
+        rows.append(
+            f"| HTTP >= 500 single-check requests/s | best {best:,.0f} requests/s | "
+            f"{_verdict(best >= 500)} |"
+        )
+    else:
+        rows.append(
+            f"| HTTP >= 500 single-check requests/s | {http.get('status')} | - |"
+        )
+    return rows
+
+
 def _section(title: str, results: dict[str, Any]) -> list[str]:
     lines = [
         f"## {title}",
@@ -212,6 +285,10 @@ def _section(title: str, results: dict[str, Any]) -> list[str]:
         f"{results['seconds']} s in all).",
         "",
         *_machine(results),
+        "",
+        "### Targets",
+        "",
+        *_target_rows(results),
         "",
         "### Import (bulk, batched UNWIND)",
         "",
@@ -225,6 +302,8 @@ def _section(title: str, results: dict[str, Any]) -> list[str]:
         "decisions that differ from the generator's expectation.",
         "",
         *_check_rows(results),
+        "",
+        _connection_line(results),
         "",
         f"By depth, at {results['sizes'][-1]['size']:,} edges (allowed: length of "
         "the deciding chain; denied: depth of the subject below its human):",

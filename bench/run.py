@@ -90,7 +90,7 @@ def prepare_graph(store: Store, allow_wipe: bool) -> None:
     nodes, marks = records[0]["nodes"], records[0]["marks"]
     if nodes and not marks and not allow_wipe:
         raise SystemExit(
-            f"the graph at {store.uri} holds {nodes} nodes that the bench did not "
+            f"the graph at {store.uri} contains {nodes} nodes that the bench did not "
             "create, and the bench deletes every node: point NEO4J_URI at an empty "
             "database, or pass --wipe to delete them"
         )
@@ -113,6 +113,7 @@ def bench_size(engine: Engine, plan: Plan, size: int) -> dict[str, Any]:
     mixed = interleave(allow, deny)
     measure.warm_up(engine, mixed)
     result["check"] = measure.measure_checks(engine, mixed)
+    result["check"]["bolt_connections_after"] = measure.bolt_connections(engine.store)
     logger.info("size=%d checks done", size)
     result["check_batch"] = [
         measure.measure_batches(engine, mixed[: plan.batch_checks], batch_size)

@@ -22,7 +22,7 @@ def test_single_check_text_same_for_requests() -> None:
     assert first_parameters != second_parameters
 
 
-def test_single_check_text_holds_no_input() -> None:
+def test_single_check_text_has_no_input() -> None:
     text, parameters = single_check(BOUNDS, SECOND, NOW)
 
     assert parameters["subject"] == SECOND.subject
@@ -32,8 +32,8 @@ def test_single_check_text_holds_no_input() -> None:
 
 
 def test_batch_check_text_same_for_sizes() -> None:
-    one, _ = batch_check(BOUNDS, [FIRST], NOW)
-    three, parameters = batch_check(BOUNDS, [FIRST, SECOND, FIRST], NOW)
+    single_text, _ = batch_check(BOUNDS, [FIRST], NOW)
+    triple_text, parameters = batch_check(BOUNDS, [FIRST, SECOND, FIRST], NOW)
 
-    assert one == three
+    assert single_text == triple_text
     assert [row["index"] for row in parameters["requests"]] == [0, 1, 2]
