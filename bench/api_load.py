@@ -6,8 +6,6 @@ measured, with a caller token from ``delegraph token --role check``. The
 load generator runs in this process on the same cores, so it competes with
 the API and Neo4j for CPU: the numbers are a floor, not the API's ceiling.
 
-NOTE: written against the endpoints and the ``delegraph token`` command of
-the API contract before the app reached this branch, and not yet run.
 """
 
 from __future__ import annotations
@@ -34,6 +32,8 @@ from bench.measure import summarise
 API_NOT_MERGED = "not measured: API not merged"
 CONCURRENCY = (1, 4, 16, 64)
 STARTUP_TIMEOUT = 60.0
+# The API's default: every decision is written to Neo4j off the check path.
+DECISION_LOG = "neo4j"
 
 
 def api_available() -> bool:
@@ -71,7 +71,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_api(neo4j_uri: str, user: str, password: str) -> ApiServer:
+def start_api(
+    neo4j_uri: str, user: str, password: str, decision_log: str = DECISION_LOG
+) -> ApiServer:
     """Start the API on 127.0.0.1 and wait until /readyz returns 200."""
     port = _free_port()
     env = dict(os.environ)
@@ -81,7 +83,7 @@ def start_api(neo4j_uri: str, user: str, password: str) -> ApiServer:
             "NEO4J_USER": user,
             "NEO4J_PASSWORD": password,
             "DELEGRAPH_JWT_SECRET": secrets.token_urlsafe(32),
-            "DELEGRAPH_DECISION_LOG": "off",
+            "DELEGRAPH_DECISION_LOG": decision_log,
             "DELEGRAPH_LOG_LEVEL": "WARNING",
         }
     )
@@ -232,7 +234,7 @@ def measure_http(
     """Start the API, measure it and stop it, or return why HTTP was not measured."""
     if not api_available():
         return {"status": API_NOT_MERGED}
-    server = start_api(neo4j_uri, user, password)
+    server = start_api(neo4j_uri, user, password, DECISION_LOG)
     try:
         idle = server.rss_mib()
         single = measure_single(server, probes)
@@ -242,6 +244,7 @@ def measure_http(
         server.stop()
     return {
         "status": "measured",
+        "decision_log": DECISION_LOG,
         "single": single,
         "authzen_batches": batches,
         "memory": {"rss_mib_idle": idle, "rss_mib_after": after},

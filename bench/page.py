@@ -190,6 +190,11 @@ def _http(results: dict[str, Any]) -> list[str]:
             f"| API process memory | {status} |",
         ]
     rows = [
+        f"Command: `{http.get('command', results['command'])}`; the API ran under "
+        f"uvicorn (one worker) with DELEGRAPH_DECISION_LOG={http.get('decision_log')}, "
+        "on the graph of the largest size, with the load generator (httpx, "
+        "async) in the bench process on the same cores.",
+        "",
         "| concurrency | requests | requests/s | p50 ms | p99 ms | errors |",
         "|---:|---:|---:|---:|---:|---:|",
     ]

@@ -80,14 +80,19 @@ def interleave(first: list[Probe], second: list[Probe]) -> list[Probe]:
     return mixed
 
 
-def prepare_graph(store: Store, allow_wipe: bool) -> None:
-    """Empty the graph, refusing one with foreign nodes unless ``allow_wipe``."""
+def _count_nodes(store: Store) -> tuple[int, int]:
+    """Return the number of nodes (schema marker aside) and of bench markers."""
     records, _, _ = store.driver.execute_query(
         "MATCH (n) WHERE NOT n:DelegraphSchema "
         f"RETURN count(n) AS nodes, count(n:{MARKER}) AS marks",
         database_=store.database,
     )
-    nodes, marks = records[0]["nodes"], records[0]["marks"]
+    return int(records[0]["nodes"]), int(records[0]["marks"])
+
+
+def prepare_graph(store: Store, allow_wipe: bool) -> None:
+    """Empty the graph, refusing one with foreign nodes unless ``allow_wipe``."""
+    nodes, marks = _count_nodes(store)
     if nodes and not marks and not allow_wipe:
         raise SystemExit(
             f"the graph at {store.uri} contains {nodes} nodes that the bench did not "
@@ -157,13 +162,37 @@ def run_plan(
         prepare_graph(store, allow_wipe)
         results["sizes"].append(bench_size(engine, plan, size))
     if auth is not None:
-        organisation = generate(Shape(edges=plan.sizes[-1]))
-        probes = interleave(
-            allow_probes(organisation, plan.http_requests // 2),
-            deny_probes(organisation, plan.http_requests // 2),
-        )
-        results["http"] = api_load.measure_http(store.uri, *auth, probes)
+        results["http"] = measure_http(store, plan, auth)
     results["seconds"] = round(time.time() - started, 1)
+    return results
+
+
+def measure_http(store: Store, plan: Plan, auth: tuple[str, str]) -> dict[str, Any]:
+    """Measure the API on the graph of the plan's largest size, which must be loaded."""
+    organisation = generate(Shape(edges=plan.sizes[-1]))
+    probes = interleave(
+        allow_probes(organisation, plan.http_requests // 2),
+        deny_probes(organisation, plan.http_requests // 2),
+    )
+    logger.info("size=%d HTTP measurements start", plan.sizes[-1])
+    return api_load.measure_http(store.uri, *auth, probes)
+
+
+def http_on_loaded_graph(
+    connection: Connection, plan: Plan, path: Path
+) -> dict[str, Any]:
+    """Add HTTP numbers to the results at ``path``, on the graph their run left loaded."""
+    results: dict[str, Any] = json.loads(path.read_text())
+    expected = results["sizes"][-1]["import"]["nodes"]
+    nodes, marks = _count_nodes(connection.store)
+    if not marks or nodes < expected:
+        raise SystemExit(
+            f"the graph has {nodes} nodes, not the {expected} or more that the last "
+            f"--{plan.mode} run left: rerun `python -m bench.run --{plan.mode}`"
+        )
+    results["http"] = measure_http(connection.store, plan, connection.auth)
+    results["http"]["command"] = f"python -m bench.run --{plan.mode} --http-only"
+    results["http"]["load_average_after"] = machine.load_average()
     return results
 
 
@@ -206,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="leave a local server it started running",
     )
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="measure only the API, on the graph the last run of this mode left, "
+        "and add the numbers to its results",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -214,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     plan = PLANS["quick" if args.quick else "full"]
+    path = args.out / f"{plan.mode}.json"
     try:
         connection = connect()
     except neo4j_local.LocalNeo4jError as error:
@@ -221,14 +257,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(error.exit_code)
     try:
         connection.store.apply_schema()
-        results = run_plan(connection.store, plan, args.wipe, connection.auth)
+        if args.http_only:
+            results = http_on_loaded_graph(connection, plan, path)
+        else:
+            results = run_plan(connection.store, plan, args.wipe, connection.auth)
     finally:
         connection.store.close()
         if connection.started is not None and not args.keep_neo4j:
             neo4j_local.stop(connection.started)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{plan.mode}.json"
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     report.write_all(args.out)
     print(f"results: {path}")
