@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
-from delegraph.api import neo4j_local
-from rich.console import Console
+from delegraph.api import cli_decisions, cli_graph, cli_lookups, neo4j_local
+from delegraph.api.cli_common import console, errors
 
 app = typer.Typer(
     no_args_is_help=True, help="delegraph: a policy decision point for AI agents."
@@ -16,8 +17,18 @@ neo4j_app = typer.Typer(
 )
 app.add_typer(neo4j_app, name="neo4j")
 
-console = Console()
-errors = Console(stderr=True)
+app.command("demo")(cli_graph.demo)
+app.command("import")(cli_graph.import_file)
+app.command("export")(cli_graph.export)
+app.command("check")(cli_decisions.check)
+app.command("explain")(cli_decisions.explain)
+app.command("revoke")(cli_decisions.revoke)
+app.command("trace")(cli_lookups.trace)
+app.command("reach")(cli_lookups.reach)
+app.command(
+    "bench",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)(cli_graph.bench)
 
 
 def _local_config() -> neo4j_local.LocalNeo4jConfig:
@@ -57,6 +68,80 @@ def neo4j_status() -> None:
     console.print(message)
     if not running:
         raise typer.Exit(1)
+
+
+@app.command("serve")
+def serve() -> None:
+    """Serve the REST API with uvicorn on DELEGRAPH_HOST:DELEGRAPH_PORT."""
+    import uvicorn
+    from delegraph.api.app import create_app
+    from delegraph.api.auth import AuthConfigError
+    from delegraph.api.settings import Settings
+
+    settings = Settings()
+    logging.getLogger("delegraph").setLevel(settings.log_level)
+    try:
+        api = create_app(settings)
+    except AuthConfigError as error:
+        errors.print(f"error: {error}")
+        raise typer.Exit(2) from error
+    console.print(f"API docs: http://{settings.host}:{settings.port}/docs")
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command("token")
+def token(
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="Role to grant: admin or check (repeatable)."),
+    ] = None,
+    subject: Annotated[
+        str,
+        typer.Option(help="The sub claim: a principal ref such as agent:x, or a name."),
+    ] = "delegraph-cli",
+    ttl: Annotated[int, typer.Option(help="Lifetime of the token in seconds.")] = 3600,
+) -> None:
+    """Print a caller token signed with DELEGRAPH_JWT_SECRET (for local use)."""
+    from delegraph.api.auth import ROLES, issue_token
+    from delegraph.api.settings import Settings
+
+    roles = role or []
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        errors.print(f"error: unknown role {unknown[0]!r}; expected admin or check")
+        raise typer.Exit(2)
+    if ttl <= 0:
+        errors.print(f"error: --ttl must be a positive number of seconds, got {ttl}")
+        raise typer.Exit(2)
+    settings = Settings()
+    if not settings.jwt_secret:
+        errors.print(
+            "error: DELEGRAPH_JWT_SECRET is not set; the token command signs HS256 "
+            "tokens with that secret"
+        )
+        raise typer.Exit(2)
+    print(
+        issue_token(
+            settings.jwt_secret,
+            subject,
+            roles,
+            ttl,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
+
+
+def _add_incident_commands() -> None:
+    # Imported here, not at the top, so this registration stays apart from
+    # the other commands' imports.
+    # TODO: fold into the ``trace`` command once the accountability trace lands.
+    from delegraph.api import cli_trace
+
+    app.command("decisions")(cli_trace.decisions)
+
+
+_add_incident_commands()
 
 
 def main() -> None:

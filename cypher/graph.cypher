@@ -140,3 +140,13 @@ ORDER BY d.id
 MATCH (:Principal {ref: $principal})-[g:HAS_ACCESS]->(:Resource {ref: $resource})
 DELETE g
 RETURN count(*) AS deleted
+
+// query: delete_graph_batch
+// Deletes up to $batch principals, resources and decision nodes with their
+// relationships; the schema marker stays. Callers repeat it until it deletes 0.
+MATCH (n)
+WHERE NOT n:DelegraphSchema
+WITH n
+LIMIT $batch
+DETACH DELETE n
+RETURN count(*) AS deleted

@@ -16,3 +16,6 @@ CREATE INDEX delegation_expires IF NOT EXISTS FOR ()-[d:DELEGATES_TO]-() ON (d.e
 CREATE INDEX delegation_revoked IF NOT EXISTS FOR ()-[d:DELEGATES_TO]-() ON (d.revoked_at);
 CREATE INDEX decision_time IF NOT EXISTS FOR (d:Decision) ON (d.at);
 CREATE INDEX decision_subject IF NOT EXISTS FOR (d:Decision) ON (d.subject);
+CREATE INDEX decision_resource IF NOT EXISTS FOR (d:Decision) ON (d.resource);
+CREATE INDEX decision_on_behalf_of IF NOT EXISTS FOR (d:Decision) ON (d.on_behalf_of);
+CREATE INDEX decision_chain_delegation IF NOT EXISTS FOR ()-[c:CHAIN]-() ON (c.delegation);

@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from delegraph.cypher.checks import Bounds, CheckParameters, batch_check, single_check
@@ -19,10 +20,9 @@ from delegraph.cypher.store import StoreError, merge_tokens
 from delegraph.engine import conditions
 from delegraph.engine.errors import InvalidRequest
 from delegraph.engine.model import Chain, CheckRequest, Decision
+from delegraph.engine.refs import Ref
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from delegraph.engine.service import Engine
 
 logger = logging.getLogger("delegraph.check")
@@ -37,6 +37,9 @@ class Verdict:
     allowed: bool
     reason: str
     chain: Chain | None = None
+    # True for a deny whose candidate chains failed on conditions alone, so
+    # another context (or the original one) may allow.
+    conditions_only: bool = False
 
 
 def bounds(engine: Engine) -> Bounds:
@@ -89,15 +92,42 @@ def check_batch(engine: Engine, requests: Sequence[CheckRequest]) -> list[Decisi
             len(requests),
         )
     now = engine.clock()
+    return [
+        _record(engine, request, verdict, now)
+        for request, verdict in zip(
+            requests, batch_verdicts(engine, requests, now), strict=True
+        )
+    ]
+
+
+def batch_verdicts(
+    engine: Engine, requests: Sequence[CheckRequest], now: datetime
+) -> list[Verdict]:
+    """Decide every request at ``now`` with one query, without recording decisions."""
+    if not requests:
+        return []
     rows = [parameters(request) for request in requests]
     text, params = batch_check(bounds(engine), rows, now)
     token = merge_tokens([r.consistency_token for r in requests if r.consistency_token])
     records = engine.store.read_query(text, params, token)
     by_index = {record["request_index"]: record for record in records}
-    return [
-        _record(engine, request, decide(request, by_index[index]), now)
-        for index, request in enumerate(requests)
-    ]
+    return [decide(request, by_index[index]) for index, request in enumerate(requests)]
+
+
+def warm_up(engine: Engine) -> None:
+    """Run the single and batch check queries once, so Neo4j plans and caches them.
+
+    Planning the check query on a fresh server can take seconds on a busy
+    machine; a server warms up before it serves so that no caller waits for it.
+    The request names a subject that is not stored and records no decision.
+    """
+    request = CheckRequest(
+        Ref("agent", "delegraph-warm-up"), "read", Ref("document", "delegraph-warm-up")
+    )
+    now = engine.clock()
+    text, params = single_check(bounds(engine), parameters(request), now)
+    engine.store.read_query(text, params)
+    batch_verdicts(engine, [request], now)
 
 
 def decide(request: CheckRequest, row: Any) -> Verdict:
@@ -123,7 +153,9 @@ def decide(request: CheckRequest, row: Any) -> Verdict:
         if failure is None:
             return Verdict(True, "allowed", _chain(candidate))
         first_failure = first_failure or failure
-    return Verdict(False, first_failure or _no_chain_reason(request))
+    return Verdict(
+        False, first_failure or _no_chain_reason(request), conditions_only=True
+    )
 
 
 def _no_chain_reason(request: CheckRequest) -> str:

@@ -9,7 +9,7 @@ It validates references and types only; the attenuation rules of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +47,7 @@ class ImportResult:
 
     counts: dict[str, int] = field(default_factory=dict)
     consistency_token: str | None = None
+    on_batch: Callable[[str, int], None] | None = field(default=None, repr=False)
 
     @property
     def edges(self) -> int:
@@ -62,11 +63,16 @@ def import_document(
     imported_by: str = "import",
     batch_size: int = BATCH_SIZE,
     now: datetime | None = None,
+    on_batch: Callable[[str, int], None] | None = None,
 ) -> ImportResult:
-    """Upsert every node and edge of ``document``, one transaction per batch."""
+    """Upsert every node and edge of ``document``, one transaction per batch.
+
+    ``on_batch(section, rows)`` is called after each committed batch, so a
+    caller can show progress; :func:`row_count` gives the total to expect.
+    """
     now = now or datetime.now(UTC)
     _require_known_refs(store, document)
-    result = ImportResult()
+    result = ImportResult(on_batch=on_batch)
 
     for kind, name in UPSERT_PRINCIPALS.items():
         rows = [_principal_row(p) for p in document.principals if p.ref.kind == kind]
@@ -121,6 +127,42 @@ def import_document(
     return result
 
 
+def row_count(document: Document) -> int:
+    """Return how many rows import_document writes for ``document``."""
+    owners = sum(1 for p in document.principals if p.owner is not None)
+    return (
+        len(document.principals)
+        + len(document.resources)
+        + len(_implied_wildcards(document))
+        + owners
+        + len(document.resources)
+        + len(document.memberships)
+        + len(document.grants)
+        + len(document.delegations)
+    )
+
+
+def clear_graph(store: Store, batch_size: int = BATCH_SIZE) -> int:
+    """Delete every principal, resource and decision node; return how many.
+
+    The schema (constraints, indexes and its version marker) stays. Each batch
+    is its own transaction, so a large graph never needs one huge transaction.
+    """
+    text = query(GRAPH, "delete_graph_batch")
+
+    def work(tx: ManagedTransaction) -> int:
+        return int(tx.run(text, batch=batch_size).single(strict=True)["deleted"])
+
+    deleted = 0
+    while True:
+        count: int = store.write(work).value
+        deleted += count
+        if count == 0:
+            break
+    logger.info("cleared graph deleted=%d uri=%s", deleted, store.uri)
+    return deleted
+
+
 def _write_batches(
     store: Store,
     result: ImportResult,
@@ -144,6 +186,8 @@ def _write_batches(
         except ConstraintError as error:
             raise _conflict(section, batch, error) from error
         result.consistency_token = written.consistency_token
+        if result.on_batch is not None:
+            result.on_batch(section, len(batch))
     result.counts[section] = result.counts.get(section, 0) + len(rows)
 
 

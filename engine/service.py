@@ -27,11 +27,14 @@ from delegraph.engine.model import (
 from delegraph.engine.refs import Ref
 
 if TYPE_CHECKING:
+    from delegraph.engine.audit import DecisionRecord
     from delegraph.engine.crud import Deleted, Page, Saved
     from delegraph.engine.delegations import DelegationWritten, Revocation, SwitchResult
     from delegraph.engine.explain import Explanation
     from delegraph.engine.impact import Impact
+    from delegraph.engine.introspect import Introspection, IntrospectionKeys
     from delegraph.engine.lookups import AccessEntry, Accountability, ReachEntry
+    from delegraph.engine.trace import Trace
 
 
 def utc_now() -> datetime:
@@ -243,6 +246,12 @@ class Engine:
 
         return checks.check_batch(self, requests)
 
+    def warm_up(self) -> None:
+        """Plan the check queries before the first request (raises StoreError if Neo4j fails)."""
+        from delegraph.engine import checks
+
+        checks.warm_up(self)
+
     def explain(self, request: CheckRequest) -> Explanation:
         from delegraph.engine import explain
 
@@ -280,3 +289,46 @@ class Engine:
         return lookups.who_can(
             self, resource, action, limit, page_token, consistency_token
         )
+
+    # Decision log reads (module ``trace``) and token introspection.
+    def decisions(
+        self,
+        subject: Ref | None = None,
+        on_behalf_of: Ref | None = None,
+        resource: Ref | None = None,
+        delegation: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Page[DecisionRecord]:
+        from delegraph.engine import trace
+
+        where = trace.DecisionFilter(
+            subject, on_behalf_of, resource, delegation, outcome, since, until
+        )
+        return trace.decisions(self, where, limit, page_token, consistency_token)
+
+    def trace(
+        self,
+        agent: Ref,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+        consistency_token: str | None = None,
+    ) -> Trace:
+        from delegraph.engine import trace
+
+        return trace.trace(self, agent, since, until, limit, consistency_token)
+
+    def introspect(
+        self,
+        token: str,
+        keys: IntrospectionKeys,
+        consistency_token: str | None = None,
+    ) -> Introspection:
+        from delegraph.engine import introspect
+
+        return introspect.introspect(self, token, keys, consistency_token)

@@ -11,6 +11,8 @@ import json
 import sys
 import time
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,14 +96,17 @@ def log_in(
     )
 
 
-def run_agent_chains(
-    browser_url: str, bolt_uri: str, user: str, password: str, screenshot: Path
-) -> BrowserResult:
-    """Apply the style sheet, run agent_chains.cypher for DEMO_AGENT and save a PNG.
-
-    Then opens the guide in Browser's side drawer and returns its text as well.
-    """
-    with serving() as port, chromium_page() as page:
+@contextmanager
+def logged_in_page(
+    browser_url: str,
+    bolt_uri: str,
+    user: str,
+    password: str,
+    width: int = 1400,
+    height: int = 900,
+) -> Iterator[tuple[Page, int]]:
+    """Yield a Browser page, logged in and styled, and the port serving the guide."""
+    with serving() as port, chromium_page(width, height) as page:
         page.allow_only_loopback()
         page.run_before_each_document(SEED_SCRIPT)
         log_in(page, browser_url, bolt_uri, user, password)
@@ -112,21 +117,41 @@ def run_agent_chains(
             30,
             "Browser to load the delegraph style sheet",
         )
-        _run(page, f":param agent => '{DEMO_AGENT}'")
-        page.wait_for(
-            "document.body.innerText.includes('Successfully set your parameters')",
-            30,
-            "Browser to set $agent",
-        )
-        _run(page, browser_query("agent_chains"))
-        summary = page.wait_for(
-            "(document.body.innerText.match(/Displaying \\d+ nodes?, \\d+ relationships?/) || [''])[0]",
-            60,
-            "the graph view of agent_chains.cypher",
-        )
-        # The force layout moves nodes for a moment after the frame appears.
-        time.sleep(2)
-        nodes = [GraphNode(**item) for item in json.loads(page.evaluate(NODES_IN_VIEW))]
+        yield page, port
+
+
+def show_saved_query(
+    page: Page, name: str, parameters: dict[str, str]
+) -> tuple[str, list[GraphNode]]:
+    """Set ``parameters``, run cypher/browser/NAME.cypher, return the graph view."""
+    count_confirmations = (
+        "document.body.innerText.split('Successfully set your parameters').length"
+    )
+    for key, value in parameters.items():
+        before = page.evaluate(count_confirmations)
+        _run(page, f":param {key} => '{value}'")
+        page.wait_for(f"{count_confirmations} > {before}", 30, f"Browser to set ${key}")
+    _run(page, browser_query(name))
+    summary: str = page.wait_for(
+        "(document.body.innerText.match(/Displaying \\d+ nodes?, \\d+ relationships?/) || [''])[0]",
+        60,
+        f"the graph view of {name}.cypher",
+    )
+    # The force layout moves nodes for a moment after the frame appears.
+    time.sleep(2)
+    nodes = [GraphNode(**item) for item in json.loads(page.evaluate(NODES_IN_VIEW))]
+    return summary, nodes
+
+
+def run_agent_chains(
+    browser_url: str, bolt_uri: str, user: str, password: str, screenshot: Path
+) -> BrowserResult:
+    """Apply the style sheet, run agent_chains.cypher for DEMO_AGENT and save a PNG.
+
+    Then opens the guide in Browser's side drawer and returns its text as well.
+    """
+    with logged_in_page(browser_url, bolt_uri, user, password) as (page, port):
+        summary, nodes = show_saved_query(page, "agent_chains", {"agent": DEMO_AGENT})
         page.screenshot(screenshot)
 
         _run(page, f":guide http://localhost:{port}/{GUIDE_NAME}")
@@ -137,3 +162,36 @@ def run_agent_chains(
             "Browser to open the delegraph guide",
         )
         return BrowserResult(summary, nodes, guide_text, list(page.blocked_urls))
+
+
+def screenshot_saved_query(
+    browser_url: str,
+    bolt_uri: str,
+    user: str,
+    password: str,
+    name: str,
+    parameters: dict[str, str],
+    screenshot: Path,
+    width: int = 1400,
+    height: int = 900,
+) -> BrowserResult:
+    """Run one saved query with the style sheet applied and save its graph as a PNG.
+
+    The result frame is switched to full screen, the side panel is collapsed and
+    the graph is zoomed to fit, so the picture shows the graph alone.
+    """
+    with logged_in_page(browser_url, bolt_uri, user, password, width, height) as (
+        page,
+        _,
+    ):
+        summary, nodes = show_saved_query(page, name, parameters)
+        for selector in (
+            "article button[title=Fullscreen]",
+            "button[aria-label='Collapse the node properties display']",
+            "button[aria-label=zoom-to-fit]",
+        ):
+            page.evaluate(f'document.querySelector("{selector}").click()')
+            time.sleep(1)
+        time.sleep(2)
+        page.screenshot(screenshot)
+        return BrowserResult(summary, nodes, "", list(page.blocked_urls))

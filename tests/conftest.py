@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import api_helpers
 import pytest
 from delegraph.api import neo4j_local
+from delegraph.api.app import create_app
+from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store
+from delegraph.engine.service import Engine
+from fastapi.testclient import TestClient
 from neo4j_target import Target, choose_target
 
 FAILURE_HELP = (
@@ -80,3 +85,17 @@ def clean_store(store: Store) -> Store:
     """The session store with an empty graph (schema kept)."""
     wipe(store)
     return store
+
+
+@pytest.fixture
+def api_settings() -> Settings:
+    """API settings with HS256 authentication and the default limits."""
+    return Settings(jwt_secret=api_helpers.SECRET, auth="on")
+
+
+@pytest.fixture
+def api(api_settings: Settings, clean_store: Store) -> Iterator[TestClient]:
+    """A TestClient of the API over an Engine on the empty test store."""
+    app = create_app(api_settings, Engine(clean_store))
+    with TestClient(app) as client:
+        yield client

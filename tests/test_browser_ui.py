@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 from browser_demo import demo_document
-from browser_session import DEMO_AGENT, run_agent_chains
+from browser_session import DEMO_AGENT, run_agent_chains, screenshot_saved_query
 from chromium_cdp import ChromiumError, find_chromium
 from delegraph.api import neo4j_local
+from delegraph.api.demo.org import load_organisation
 from delegraph.cypher.store import Store
 from delegraph.engine.documents import parse_document
 from delegraph.engine.graph import import_document
+from delegraph.engine.service import Engine
 from neo4j_target import Target
 
 USER_COLOUR = "#4C8EDA"
@@ -74,3 +76,31 @@ def test_browser_agent_chains(
     assert "delegraph: delegation chains" in result.guide_text, result.guide_text
     assert screenshot.stat().st_size > 20_000, "the screenshot looks empty"
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_browser_demo_overview(
+    clean_store: Store,
+    neo4j_connection: tuple[str, str, str],
+    neo4j_target: Target,
+    tmp_path: Path,
+) -> None:
+    """The picture of scripts/demo_screenshot.py: the demo organisation's overview."""
+    load_organisation(Engine(clean_store))
+    uri, user, password = neo4j_connection
+    screenshot = tmp_path / "demo-graph.png"
+
+    try:
+        result = screenshot_saved_query(
+            browser_url(neo4j_target), uri, user, password, "overview", {}, screenshot
+        )
+    except ChromiumError as error:
+        pytest.fail(f"Neo4j Browser test failed in Chromium: {error}", pytrace=False)
+
+    # 27 principals and 49 resources; 15 OWNED_BY, 42 CHILD_OF, 11 MEMBER_OF,
+    # 15 HAS_ACCESS and the 16 delegations that are live (one has expired).
+    assert result.summary == "Displaying 76 nodes, 99 relationships", result.summary
+    assert len(result.nodes) == 76, result.nodes
+    fills = {node.caption.rstrip("…"): node.fill for node in result.nodes}
+    assert fills["alice"] == USER_COLOUR, fills
+    assert fills["ocr-worker"] == AGENT_COLOUR, fills
+    assert screenshot.stat().st_size > 50_000, "the screenshot looks empty"

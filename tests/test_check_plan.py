@@ -7,6 +7,8 @@ from typing import Any
 
 from delegraph.cypher.checks import Bounds, CheckParameters, batch_check, single_check
 from delegraph.cypher.store import Store
+from delegraph.engine.model import Decision
+from delegraph.engine.service import Engine
 
 BOUNDS = Bounds(max_chain=8, group_depth=8, hierarchy_depth=16, max_candidates=256)
 REQUEST = CheckParameters("agent:bot", "read", "document:plan", "document", None)
@@ -56,3 +58,10 @@ def test_batch_check_plan_has_no_scan_or_eager(store: Store) -> None:
     assert "NodeByLabelScan" not in names, names
     assert "Eager" not in names, names
     assert "NodeUniqueIndexSeek" in names, names
+
+
+def test_warm_up_records_no_decision(clean_store: Store) -> None:
+    decisions: list[Decision] = []
+    engine = Engine(clean_store, on_decision=decisions.append)
+    engine.warm_up()
+    assert decisions == []

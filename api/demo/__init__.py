@@ -1,0 +1,1 @@
+"""``delegraph demo``: the demo organisation, the narrated scenario and the server."""

@@ -1,0 +1,264 @@
+"""AuthZEN 1.0 search: which subjects, resources or actions a check would allow.
+
+Results come from the lookups (who_can and reach), which agree with check.
+A lookup entry that depends on a condition is kept only if a check with the
+request's context allows it. Unknown ids or types return ``{"results": []}``;
+``page.next_token`` is ``""`` on the last page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from delegraph.api.auth import CheckCaller
+from delegraph.api.deps import EngineDep, SettingsDep, decide, request_id
+from delegraph.api.problems import PROBLEM_RESPONSES, Problem
+from delegraph.api.routes.authzen import Action, Entity, Lenient
+from delegraph.engine.documents import parse_action
+from delegraph.engine.errors import InvalidRequest, NotFound
+from delegraph.engine.model import CheckRequest
+from delegraph.engine.refs import Ref, parse_principal, parse_resource
+from delegraph.engine.service import Engine
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+router = APIRouter(
+    prefix="/access/v1/search", tags=["authzen"], responses=PROBLEM_RESPONSES
+)
+
+DENY: dict[str, Any] = {"results": []}
+DEFAULT_LIMIT = 100
+
+
+class TypeOnly(Lenient):
+    """The searched entity: only its type is required."""
+
+    type: str = Field(min_length=1, examples=["user"])
+    id: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class PageRequest(Lenient):
+    token: str | None = None
+    limit: int | None = None
+
+
+class SubjectSearchBody(Lenient):
+    subject: TypeOnly
+    action: Action
+    resource: Entity
+    context: dict[str, Any] | None = None
+    page: PageRequest | None = None
+
+
+class ResourceSearchBody(Lenient):
+    subject: Entity
+    action: Action
+    resource: TypeOnly
+    context: dict[str, Any] | None = None
+    page: PageRequest | None = None
+
+
+class ActionSearchBody(Lenient):
+    subject: Entity
+    resource: Entity
+    context: dict[str, Any] | None = None
+    page: PageRequest | None = None
+
+
+class PageResult(BaseModel):
+    next_token: str
+
+
+class SearchResult(BaseModel):
+    results: list[dict[str, Any]]
+    page: PageResult
+
+
+def _limit(page: PageRequest | None, maximum: int) -> int:
+    limit = DEFAULT_LIMIT if page is None or page.limit is None else page.limit
+    if not 1 <= limit <= maximum:
+        raise Problem(
+            422,
+            f"page.limit must be from 1 to {maximum} (DELEGRAPH_MAX_PAGE_SIZE)",
+            field="page.limit",
+            value=limit,
+            slug="limit-exceeded",
+        )
+    return min(limit, maximum)
+
+
+def _token(page: PageRequest | None) -> str | None:
+    return None if page is None or not page.token else page.token
+
+
+def _result(results: list[dict[str, Any]], next_token: str | None) -> dict[str, Any]:
+    return {"results": results, "page": {"next_token": next_token or ""}}
+
+
+def _holds(engine: Engine, request: CheckRequest) -> bool:
+    """Return whether a conditional lookup entry holds for this request's context."""
+    return engine.check(request).allowed
+
+
+def _bad_page_token(error: InvalidRequest) -> Problem:
+    return Problem(400, error.message, field="page.token", value=error.value)
+
+
+@router.post("/subject", response_model=SearchResult)
+def search_subject(
+    body: SubjectSearchBody,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    caller: CheckCaller,
+) -> dict[str, Any]:
+    """Return the subjects of the given type that may do the action on the resource."""
+    limit = _limit(body.page, settings.max_page_size)
+    try:
+        resource = parse_resource(
+            f"{body.resource.type}:{body.resource.id}", "resource"
+        )
+        action = parse_action(body.action.name, "action.name")
+    except InvalidRequest:
+        return _result([], None)
+
+    def work() -> dict[str, Any]:
+        try:
+            page = engine.who_can(resource, action, limit, _token(body.page))
+        except NotFound:
+            return _result([], None)
+        results = []
+        for entry in page.items:
+            principal = parse_principal(entry.principal, "principal")
+            if principal.kind != body.subject.type:
+                continue
+            if entry.conditional and not _holds(
+                engine,
+                _check(
+                    principal, action, resource, body.context, body.resource, request
+                ),
+            ):
+                continue
+            results.append({"type": principal.kind, "id": principal.id})
+        return _result(results, page.next_page_token)
+
+    return _run(request, "search_subject", work)
+
+
+@router.post("/resource", response_model=SearchResult)
+def search_resource(
+    body: ResourceSearchBody,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    caller: CheckCaller,
+) -> dict[str, Any]:
+    """Return the resources of the given type the subject may do the action on."""
+    limit = _limit(body.page, settings.max_page_size)
+    try:
+        subject = parse_principal(f"{body.subject.type}:{body.subject.id}", "subject")
+        action = parse_action(body.action.name, "action.name")
+    except InvalidRequest:
+        return _result([], None)
+
+    def work() -> dict[str, Any]:
+        try:
+            page = engine.reach(subject, limit, _token(body.page))
+        except NotFound:
+            return _result([], None)
+        results = []
+        for entry in page.items:
+            resource = parse_resource(entry.resource, "resource")
+            if entry.action != action or resource.kind != body.resource.type:
+                continue
+            if resource.is_wildcard:
+                continue
+            if entry.conditional and not _holds(
+                engine, _check(subject, action, resource, body.context, None, request)
+            ):
+                continue
+            results.append({"type": resource.kind, "id": resource.id})
+        return _result(results, page.next_page_token)
+
+    return _run(request, "search_resource", work)
+
+
+@router.post("/action", response_model=SearchResult)
+def search_action(
+    body: ActionSearchBody,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    caller: CheckCaller,
+) -> dict[str, Any]:
+    """Return the actions the subject may do on the resource."""
+    _limit(body.page, settings.max_page_size)
+    try:
+        subject = parse_principal(f"{body.subject.type}:{body.subject.id}", "subject")
+        resource = parse_resource(
+            f"{body.resource.type}:{body.resource.id}", "resource"
+        )
+    except InvalidRequest:
+        return _result([], None)
+
+    def work() -> dict[str, Any]:
+        # who_can pages over the (principal, action) pairs of every principal,
+        # so the search reads all its pages and returns this subject's actions
+        # as one page.
+        actions: list[str] = []
+        token = _token(body.page)
+        while True:
+            try:
+                page = engine.who_can(resource, None, settings.max_page_size, token)
+            except NotFound:
+                return _result([], None)
+            for entry in page.items:
+                if entry.principal != str(subject) or entry.action in actions:
+                    continue
+                if entry.conditional and not _holds(
+                    engine,
+                    _check(
+                        subject,
+                        entry.action,
+                        resource,
+                        body.context,
+                        body.resource,
+                        request,
+                    ),
+                ):
+                    continue
+                actions.append(entry.action)
+            token = page.next_page_token
+            if token is None:
+                break
+        return _result([{"name": name} for name in actions], None)
+
+    return _run(request, "search_action", work)
+
+
+def _check(
+    subject: Ref,
+    action: str,
+    resource: Ref,
+    context: dict[str, Any] | None,
+    resource_entity: Entity | None,
+    request: Request,
+) -> CheckRequest:
+    properties = {} if resource_entity is None else resource_entity.properties or {}
+    return CheckRequest(
+        subject=subject,
+        action=action,
+        resource=resource,
+        context=dict(context or {}),
+        resource_properties=dict(properties),
+        request_id=request_id(request),
+    )
+
+
+def _run(request: Request, endpoint: str, work: Any) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = decide(request, endpoint, work, DENY)
+    except InvalidRequest as error:
+        raise _bad_page_token(error) from error
+    return result
