@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # One line per revoke trial and per schema statement would bury the progress.
-    for noisy in ("delegraph.delegations", "delegraph.store", "neo4j"):
+    for noisy in ("delegraph.delegations", "delegraph.store", "neo4j", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     plan = PLANS["quick" if args.quick else "full"]
