@@ -44,13 +44,21 @@ def summarise(samples_ms: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def wipe(store: Store) -> None:
-    """Delete every node except the schema marker, in batches of 10,000."""
-    with store.driver.session(database=store.database) as session:
-        session.run(
-            "MATCH (n) WHERE NOT n:DelegraphSchema "
-            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-        ).consume()
+def wipe(store: Store, batch_size: int = 5_000) -> None:
+    """Delete every node except the schema marker, one small transaction per batch.
+
+    One ``CALL ... IN TRANSACTIONS`` over a 10^6-edge graph exceeded the
+    transaction memory pool of a 768 MiB heap, so each batch is its own query.
+    """
+    while True:
+        records, _, _ = store.driver.execute_query(
+            "MATCH (n) WHERE NOT n:DelegraphSchema WITH n LIMIT $size "
+            "DETACH DELETE n RETURN count(*) AS deleted",
+            size=batch_size,
+            database_=store.database,
+        )
+        if records[0]["deleted"] == 0:
+            return
 
 
 def bolt_connections(store: Store) -> int | None:

@@ -241,6 +241,7 @@ def _target_rows(results: dict[str, Any]) -> list[str]:
                 f"{s['p99_ms']:.2f} ms | "
                 f"{_verdict(s['p50_ms'] <= 1.5 and s['p99_ms'] <= 5.0)} |"
             )
+
     base = next((e for e in sizes if e["size"] == 10_000), None)
     if base is not None and largest is not base:
         for outcome in ("allowed", "denied"):
@@ -251,23 +252,27 @@ def _target_rows(results: dict[str, Any]) -> list[str]:
                 f"| p99 at {largest['size']:,} within 25% of p99 at 10,000 ({outcome}) "
                 f"| ratio {ratio:.2f} | {_verdict(ratio <= 1.25)} |"
             )
+
     best_import = max(e["import"]["edges_per_s"] for e in sizes)
     rows.append(
         f"| import >= 20,000 edges/s | best {best_import:,.0f} edges/s | "
         f"{_verdict(best_import >= 20_000)} |"
     )
+
     best_batch = max(b["checks_per_s"] for e in sizes for b in e["check_batch"])
     rows.append(
         f"| >= 5,000 checks/s through batches (HTTP) | engine check_batch, no HTTP: "
         f"best {best_batch:,.0f} checks/s | {_verdict(best_batch >= 5_000)} "
         "(engine only) |"
     )
+
     stale = sum(e["revoke"]["stale_allows"] for e in sizes)
     trials = sum(e["revoke"]["completed"] for e in sizes)
     rows.append(
         f"| zero stale allows after a revoke | {stale} in {trials:,} trials | "
         f"{_verdict(stale == 0)} |"
     )
+
     http = results.get("http", {})
     if "single" in http:
         best = max(level["requests_per_s"] for level in http["single"])

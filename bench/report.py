@@ -90,7 +90,11 @@ def plot_throughput_vs_concurrency(results: dict[str, Any], path: Path) -> bool:
     axes.set_xscale("log", base=2)
     axes.set_xlabel("concurrent clients")
     axes.set_ylabel("single-check requests per second")
-    axes.set_title("HTTP /v1/check throughput vs concurrency")
+    axes.set_ylim(bottom=0)
+    size = results["sizes"][-1]["size"]
+    axes.set_title(
+        f"HTTP /v1/check throughput vs concurrency ({results['mode']} run, {size:,} edges)"
+    )
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
