@@ -9,7 +9,7 @@ from typing import Any
 NOTES = Path(__file__).resolve().parent / "notes.md"
 
 TARGETS = (
-    "Targets (from the benchmark issue, on the 2-core development machine): "
+    "Targets, on the 2-core development machine: "
     "engine check at 10^6 edges p50 <= 1.5 ms and p99 <= 5 ms for allows and "
     "denies alike, p99 within 25% of its 10^4-edge value; HTTP >= 500 "
     "single-check requests/s and >= 5,000 checks/s through batches; import "
