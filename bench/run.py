@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
         help="measure only the API, on the graph the last run of this mode left, "
         "and add the numbers to its results",
     )
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        help="run only these sizes (edges) instead of the mode's",
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip the API")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -249,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     plan = PLANS["quick" if args.quick else "full"]
+    if args.sizes:
+        plan = replace(plan, sizes=tuple(args.sizes))
     path = args.out / f"{plan.mode}.json"
     try:
         connection = connect()
@@ -260,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.http_only:
             results = http_on_loaded_graph(connection, plan, path)
         else:
-            results = run_plan(connection.store, plan, args.wipe, connection.auth)
+            auth = None if args.no_http else connection.auth
+            results = run_plan(connection.store, plan, args.wipe, auth)
+            results["command"] = " ".join(["python -m bench.run", *sys.argv[1:]])
     finally:
         connection.store.close()
         if connection.started is not None and not args.keep_neo4j:
@@ -268,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    report.write_all(args.out)
+    # Only the default results folder feeds docs/benchmarks.md.
+    page = report.DOCS_PAGE if args.out == RESULTS else args.out / "benchmarks.md"
+    report.write_all(args.out, docs_page=page)
     print(f"results: {path}")
     return 0
 
