@@ -156,6 +156,42 @@ class Store:
         ):
             return session.execute_read(self._timed(work))
 
+    def read_query(
+        self,
+        text: str,
+        parameters: dict[str, Any],
+        consistency_token: str | None = None,
+    ) -> list[neo4j.Record]:
+        """Run one read query in an auto-commit transaction and return its records.
+
+        This takes one round trip (RUN and PULL) where ``read`` takes two
+        (BEGIN, RUN and PULL, then COMMIT), so the check path uses it. A
+        retryable failure is retried once at once; a read changes nothing, so
+        the retry is safe. A second failure raises StoreUnavailable.
+        """
+        bookmarks = decode_token(consistency_token) if consistency_token else None
+        with self._mapped_errors():
+            try:
+                return self._read_once(text, parameters, bookmarks)
+            except (ServiceUnavailable, SessionExpired, TransientError) as error:
+                logger.info(
+                    "neo4j read failed, retrying uri=%s error=%s", self.uri, error
+                )
+                return self._read_once(text, parameters, bookmarks)
+
+    def _read_once(
+        self,
+        text: str,
+        parameters: dict[str, Any],
+        bookmarks: neo4j.Bookmarks | None,
+    ) -> list[neo4j.Record]:
+        with self.driver.session(
+            database=self.database,
+            default_access_mode=neo4j.READ_ACCESS,
+            bookmarks=bookmarks,
+        ) as session:
+            return list(session.run(self.query(text), parameters))
+
     def write(self, work: Work[T], consistency_token: str | None = None) -> Written:
         """Run ``work`` in a write transaction and return its consistency token."""
         bookmarks = decode_token(consistency_token) if consistency_token else None

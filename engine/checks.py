@@ -16,12 +16,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from delegraph.cypher.checks import Bounds, CheckParameters, batch_check, single_check
-from delegraph.cypher.store import merge_tokens
+from delegraph.cypher.store import StoreError, merge_tokens
 from delegraph.engine import conditions
 from delegraph.engine.errors import InvalidRequest
 from delegraph.engine.model import Chain, CheckRequest, Decision
 from delegraph.engine.refs import Ref
-from neo4j import ManagedTransaction
 
 if TYPE_CHECKING:
     from delegraph.engine.service import Engine
@@ -75,12 +74,10 @@ def check(engine: Engine, request: CheckRequest) -> Decision:
     """Decide ``request`` against the live graph (raises StoreUnavailable if Neo4j fails)."""
     now = engine.clock()
     text, params = single_check(bounds(engine), parameters(request), now)
-
-    def work(tx: ManagedTransaction) -> Any:
-        return tx.run(text, params).single(strict=True)
-
-    row = engine.store.read(work, request.consistency_token)
-    verdict = decide(request, row)
+    records = engine.store.read_query(text, params, request.consistency_token)
+    if len(records) != 1:
+        raise StoreError(f"the check query returned {len(records)} rows, expected 1")
+    verdict = decide(request, records[0])
     return _record(engine, request, verdict, now)
 
 
@@ -112,11 +109,7 @@ def batch_verdicts(
     rows = [parameters(request) for request in requests]
     text, params = batch_check(bounds(engine), rows, now)
     token = merge_tokens([r.consistency_token for r in requests if r.consistency_token])
-
-    def work(tx: ManagedTransaction) -> list[Any]:
-        return list(tx.run(text, params))
-
-    records = engine.store.read(work, token)
+    records = engine.store.read_query(text, params, token)
     by_index = {record["request_index"]: record for record in records}
     return [decide(request, by_index[index]) for index, request in enumerate(requests)]
 
@@ -133,11 +126,7 @@ def warm_up(engine: Engine) -> None:
     )
     now = engine.clock()
     text, params = single_check(bounds(engine), parameters(request), now)
-
-    def work(tx: ManagedTransaction) -> None:
-        tx.run(text, params).consume()
-
-    engine.store.read(work)
+    engine.store.read_query(text, params)
     batch_verdicts(engine, [request], now)
 
 

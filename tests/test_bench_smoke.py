@@ -1,0 +1,100 @@
+"""A tiny bench run end to end: it completes and its numbers are sane (never timed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from delegraph.cypher.store import Store
+
+from bench import report
+from bench.run import Plan, run_plan
+
+TINY = Plan(
+    mode="quick",
+    sizes=(600,),
+    probes=40,
+    batch_checks=40,
+    batch_sizes=(20,),
+    explains=10,
+    revoke_trials=20,
+    profiled_sizes=(600,),
+    profiled_probes=3,
+)
+
+
+@pytest.fixture(scope="module")
+def results(store: Store) -> dict[str, Any]:
+    from conftest import wipe
+
+    wipe(store)
+    return run_plan(store, TINY)
+
+
+@pytest.fixture(scope="module")
+def size(results: dict[str, Any]) -> dict[str, Any]:
+    assert [entry["size"] for entry in results["sizes"]] == [600]
+    entry: dict[str, Any] = results["sizes"][0]
+    return entry
+
+
+def test_import_counts_and_rate(size: dict[str, Any]) -> None:
+    imported = size["import"]
+    assert imported["edges"] >= 600, imported
+    assert imported["all_edges"] > imported["edges"], imported
+    assert imported["edges_per_s"] > 0, imported
+
+
+def test_checks_allow_and_deny(size: dict[str, Any]) -> None:
+    check = size["check"]
+    assert check["allowed"]["count"] > 0, check
+    assert check["denied"]["count"] > 0, check
+    assert check["allowed"]["count"] + check["denied"]["count"] == 80, check
+    assert check["allowed"]["p50_ms"] > 0, check
+    assert check["denied"]["p99_ms"] >= check["denied"]["p50_ms"], check
+
+
+def test_checks_match_generator(size: dict[str, Any]) -> None:
+    check = size["check"]
+    assert check["unexpected_count"] == 0, check["unexpected_examples"]
+
+
+def test_batches_decide_every_request(size: dict[str, Any]) -> None:
+    [batch] = size["check_batch"]
+    assert batch["checks"] == 40, batch
+    assert 0 < batch["allowed"] < 40, batch
+    assert batch["checks_per_s"] > 0, batch
+
+
+def test_explain_measured(size: dict[str, Any]) -> None:
+    explain = size["explain"]
+    assert explain["allowed"]["count"] + explain["denied"]["count"] == 10, explain
+
+
+def test_revoke_leaves_no_stale_allow(size: dict[str, Any]) -> None:
+    revoke = size["revoke"]
+    assert revoke["completed"] == 20, revoke
+    assert revoke["not_allowed_before_revoke"] == 0, revoke
+    assert revoke["stale_allows"] == 0, revoke["stale_examples"]
+
+
+def test_profile_counts_db_hits(size: dict[str, Any]) -> None:
+    profile = size["profile"]
+    assert profile["allowed"]["db_hits_median"] > 0, profile
+    assert "Repeat(Trail)" in profile["denied"]["operator_names"], profile
+
+
+def test_report_writes_plots_and_page(results: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "quick.json").write_text(json.dumps(results, default=str))
+    page = tmp_path / "benchmarks.md"
+
+    report.write_all(tmp_path, docs_page=page)
+
+    assert (tmp_path / "latency-vs-size.png").stat().st_size > 0
+    assert (tmp_path / "latency-vs-depth.png").stat().st_size > 0
+    text = page.read_text()
+    assert "## Quick run" in text, text
+    first = results["sizes"][0]["check"]["allowed"]
+    assert f"{first['p50_ms']:.2f}" in text, text
