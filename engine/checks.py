@@ -118,8 +118,8 @@ def warm_up(engine: Engine) -> None:
     """Run the single and batch check queries once, so Neo4j plans and caches them.
 
     Planning the check query on a fresh server can take seconds on a busy
-    machine; a server warms up before it serves so that no caller waits for it.
-    The request names a subject that is not stored and records no decision.
+    machine, so a server warms up before it serves. The request names a
+    subject that is not stored and records no decision.
     """
     request = CheckRequest(
         Ref("agent", "delegraph-warm-up"), "read", Ref("document", "delegraph-warm-up")
