@@ -71,12 +71,7 @@ def reach(
     with open_engine(timeout) as engine, reported_errors():
         page = engine.reach(parse_principal(agent, "agent"), limit, page_token)
     if as_json:
-        print_json(
-            {
-                "items": [entry.as_dict() for entry in page.items],
-                "next_page_token": page.next_page_token,
-            }
-        )
+        print_json(page.as_dict(lambda entry: entry.as_dict()))
         return
     console.print(reach_table(page.items, f"reach of {agent}"))
     if page.next_page_token:

@@ -78,7 +78,7 @@ def decode_token(token: str) -> neo4j.Bookmarks:
 
 
 def merge_tokens(tokens: list[str]) -> str | None:
-    """Return one token that sees every write the given tokens see (None if none)."""
+    """Return one token that includes every write of the given tokens (None if none)."""
     if not tokens:
         return None
     merged = neo4j.Bookmarks.from_raw_values([])

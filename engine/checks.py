@@ -32,7 +32,7 @@ MAX_BATCH = 1000
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the query and the conditions say about one request."""
+    """The outcome of the query and the conditions for one request."""
 
     allowed: bool
     reason: str
@@ -87,7 +87,7 @@ def check_batch(engine: Engine, requests: Sequence[CheckRequest]) -> list[Decisi
         return []
     if len(requests) > MAX_BATCH:
         raise InvalidRequest(
-            f"a batch holds at most {MAX_BATCH} checks, got {len(requests)}",
+            f"a batch contains at most {MAX_BATCH} checks, got {len(requests)}",
             "requests",
             len(requests),
         )

@@ -43,7 +43,7 @@ TRUE = Outcome(True)
 
 
 def activation(request: CheckRequest) -> dict[str, Any]:
-    """Return the variables a condition sees for ``request``."""
+    """Return the variables that a condition reads for ``request``."""
     return {
         "context": request.context,
         "subject": {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -44,6 +45,13 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next_page_token: str | None
+
+    def as_dict(self, render: Callable[[T], Any]) -> dict[str, Any]:
+        """Return the page as JSON-ready data, each item passed through ``render``."""
+        return {
+            "items": [render(item) for item in self.items],
+            "next_page_token": self.next_page_token,
+        }
 
 
 @dataclass(frozen=True)

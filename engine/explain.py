@@ -141,7 +141,7 @@ class Explanation:
 
 @dataclass(frozen=True)
 class Facts:
-    """What the explain query read about the request's resource."""
+    """The facts that the explain query read about the request's resource."""
 
     resource_type: str
     sensitivity: int | None

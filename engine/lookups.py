@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from delegraph.cypher.queries import bounded_query
 from delegraph.engine.crud import Page, decode_page_token, encode_page_token
@@ -39,6 +39,8 @@ QUERIES = "lookups.cypher"
 MAX_PATHS = 4096
 MAX_RESOURCES = 10_000
 MAX_PAGE = 1000
+
+E = TypeVar("E", "ReachEntry", "AccessEntry")
 
 
 @dataclass(frozen=True)
@@ -268,12 +270,7 @@ def reach(
                     entry = ReachEntry(str(resource), action, chain, conditional)
                     _keep_best(best, (entry.resource, action), entry)
 
-    keys = sorted(best)
-    if after is not None:
-        keys = [k for k in keys if list(k) > after]
-    page = keys[:limit]
-    next_token = encode_page_token(scope, list(page[-1])) if len(keys) > limit else None
-    return Page(tuple(best[k] for k in page), next_token)
+    return _page(best, limit, after, scope)
 
 
 # Who can.
@@ -353,12 +350,7 @@ def who_can(
                 entry = AccessEntry(principals[-1], granted, chain, conditional)
                 _keep_best(best, (entry.principal, granted), entry)
 
-    keys = sorted(best)
-    if after is not None:
-        keys = [k for k in keys if list(k) > after]
-    page = keys[:limit]
-    next_token = encode_page_token(scope, list(page[-1])) if len(keys) > limit else None
-    return Page(tuple(best[k] for k in page), next_token)
+    return _page(best, limit, after, scope)
 
 
 # Shared rules.
@@ -409,6 +401,18 @@ def _edge_covers(
         return False
     cap = edge.get("max_sensitivity")
     return cap is None or sensitivity is None or sensitivity <= cap
+
+
+def _page(
+    best: dict[tuple[str, str], E], limit: int, after: Any, scope: dict[str, Any]
+) -> Page[E]:
+    """Return the entries after the key ``after`` in key order, ``limit`` of them."""
+    keys = sorted(best)
+    if after is not None:
+        keys = [k for k in keys if list(k) > after]
+    page = keys[:limit]
+    next_token = encode_page_token(scope, list(page[-1])) if len(keys) > limit else None
+    return Page(tuple(best[k] for k in page), next_token)
 
 
 def _keep_best(

@@ -21,7 +21,7 @@ def auth(*roles: str, subject: str = "test-service") -> dict[str, str]:
 ADMIN = auth("admin")
 CHECK = auth("check")
 
-# alice holds read on folder:finance; she delegates read on documents to
+# alice has read on folder:finance; she delegates read on documents to
 # agent:bot (which may re-delegate once), and bot delegates to agent:sub.
 GRAPH: dict[str, Any] = {
     "users": ["alice", "bob"],

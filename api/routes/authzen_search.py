@@ -300,7 +300,7 @@ def _check(
 ) -> CheckRequest:
     """Build the check of one conditional entry.
 
-    ``entities`` holds the request's subject and resource entities when the
+    ``entities`` contains the request's subject and resource entities when the
     request names them, so a condition reads the same properties as an
     evaluation of that subject and resource would.
     """

@@ -62,10 +62,7 @@ def list_principals(
 ) -> dict[str, Any]:
     """List principals ordered by ref, one page at a time."""
     page = engine.list_principals(kind, limit, page_token, consistency_token)
-    return {
-        "items": [principal_out(p) for p in page.items],
-        "next_page_token": page.next_page_token,
-    }
+    return page.as_dict(principal_out)
 
 
 @router.get("/principals/{ref:path}")
@@ -115,10 +112,7 @@ def list_resources(
 ) -> dict[str, Any]:
     """List resources ordered by ref, one page at a time."""
     page = engine.list_resources(type, limit, page_token, consistency_token)
-    return {
-        "items": [resource_out(r) for r in page.items],
-        "next_page_token": page.next_page_token,
-    }
+    return page.as_dict(resource_out)
 
 
 @router.get("/resources/{ref:path}")
@@ -172,10 +166,7 @@ def list_memberships(
         page_token,
         consistency_token,
     )
-    return {
-        "items": [membership_out(m) for m in page.items],
-        "next_page_token": page.next_page_token,
-    }
+    return page.as_dict(membership_out)
 
 
 @router.delete("/memberships")
@@ -218,10 +209,7 @@ def list_grants(
         page_token,
         consistency_token,
     )
-    return {
-        "items": [grant_out(g) for g in page.items],
-        "next_page_token": page.next_page_token,
-    }
+    return page.as_dict(grant_out)
 
 
 @router.delete("/grants")

@@ -73,10 +73,7 @@ def list_decisions(
         page_token=page_token,
         consistency_token=consistency_token,
     )
-    return {
-        "items": [record.as_dict() for record in page.items],
-        "next_page_token": page.next_page_token,
-    }
+    return page.as_dict(lambda record: record.as_dict())
 
 
 @router.get("/agents/{ref:path}/trace", description=ADMIN_ONLY)

@@ -70,10 +70,7 @@ def list_delegations(
         page_token,
         consistency_token,
     )
-    return {
-        "items": [delegation_to_dict(d) for d in page.items],
-        "next_page_token": page.next_page_token,
-    }
+    return page.as_dict(delegation_to_dict)
 
 
 @router.post("/delegations/{delegation_id:path}/revoke")

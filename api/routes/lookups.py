@@ -39,10 +39,7 @@ def reach(
     """Return every (resource, action) the agent can exercise now: its blast radius."""
     subject = parse_principal(ref, "ref", ACTORS)
     page = engine.reach(subject, limit, page_token, consistency_token)
-    return {
-        "items": [entry.as_dict() for entry in page.items],
-        "next_page_token": page.next_page_token,
-    }
+    return page.as_dict(lambda entry: entry.as_dict())
 
 
 @router.get("/resources/{ref:path}/access", response_model=ItemPage)
@@ -59,7 +56,4 @@ def access(
     resource = parse_resource(ref, "ref")
     only_action = None if action is None else parse_action(action, "action")
     page = engine.who_can(resource, only_action, limit, page_token, consistency_token)
-    return {
-        "items": [entry.as_dict() for entry in page.items],
-        "next_page_token": page.next_page_token,
-    }
+    return page.as_dict(lambda entry: entry.as_dict())
