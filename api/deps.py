@@ -1,4 +1,10 @@
-"""FastAPI dependencies shared by the routers: engine, settings, decisions."""
+"""FastAPI dependencies shared by the routers: engine, settings, decisions.
+
+The dependencies are ``async def`` although none of them awaits, because
+FastAPI runs a plain ``def`` dependency in its thread pool. Those hand-offs
+cost more CPU per check than the work they wrap. Only endpoints that call the engine
+(blocking on Neo4j) stay plain functions.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from delegraph.api.settings import Settings
 from delegraph.cypher.store import StoreError
 from delegraph.engine.service import Engine
 from fastapi import Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 logger = logging.getLogger("delegraph.api")
 
@@ -29,17 +36,17 @@ STORE_FAILURES = (
 )
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
@@ -63,7 +70,7 @@ PageToken = Annotated[
 ]
 
 
-def page_limit(
+async def page_limit(
     settings: SettingsDep,
     limit: Annotated[int, Query(description="Maximum items per page.")] = 100,
 ) -> int:
@@ -81,6 +88,17 @@ def page_limit(
 
 
 PageLimit = Annotated[int, Depends(page_limit)]
+
+
+def json_out(content: Any) -> JSONResponse:
+    """Send ``content`` as it is, for the decision endpoints on every request path.
+
+    Those endpoints build bodies that match their ``response_model``. Given a
+    dict, FastAPI would validate it against the model again, in a thread-pool
+    hand-off of its own for a plain ``def`` endpoint. A Response goes out
+    untouched, and the model still documents the body in OpenAPI.
+    """
+    return JSONResponse(content)
 
 
 def require_batch_size(settings: Settings, size: int, field: str) -> None:

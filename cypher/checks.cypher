@@ -3,20 +3,21 @@
 //
 // After a prelude these variables are bound for each request: subject_ref,
 // action, resource_ref, resource_type, wildcard_ref, on_behalf_of, now.
+// $now is an ISO 8601 string (cypher/checks.py says why).
 // `{{NAME}}` marks a path bound; queries.bounded_query replaces it with a
 // validated integer, because Cypher takes no parameters in path bounds.
 
 // query: prelude_single
 WITH $subject AS subject_ref, $action AS action, $resource AS resource_ref,
      $resource_type AS resource_type, $wildcard AS wildcard_ref,
-     $on_behalf_of AS on_behalf_of, $now AS now, 0 AS request_index
+     $on_behalf_of AS on_behalf_of, datetime($now) AS now, 0 AS request_index
 
 // query: prelude_batch
 UNWIND $requests AS request
 WITH request.subject AS subject_ref, request.action AS action,
      request.resource AS resource_ref, request.resource_type AS resource_type,
      request.wildcard AS wildcard_ref, request.on_behalf_of AS on_behalf_of,
-     $now AS now, request.index AS request_index
+     datetime($now) AS now, request.index AS request_index
 
 // The body walks back from the subject. Each edge of the quantified path is
 // pruned inline: unrevoked, inside its time window, carrying the action,

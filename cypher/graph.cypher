@@ -1,5 +1,6 @@
 // Bulk upsert, export and CRUD of the graph. Every query takes its rows as
-// $rows (UNWIND) so that one transaction writes a whole batch.
+// $rows (UNWIND) so that one transaction writes a whole batch. Times in rows
+// are ISO 8601 strings that datetime() parses (engine/graph.py says why).
 
 // query: existing_refs
 UNWIND $refs AS ref
@@ -72,7 +73,7 @@ UNWIND $rows AS row
 MATCH (p:Principal {ref: row.principal})
 MATCH (r:Resource {ref: row.resource})
 MERGE (p)-[g:HAS_ACCESS]->(r)
-SET g.actions = row.actions, g.expires_at = row.expires_at, g.condition = row.condition
+SET g.actions = row.actions, g.expires_at = datetime(row.expires_at), g.condition = row.condition
 
 // query: upsert_delegations
 // Every property is written from the row, where a null removes it, except
@@ -89,13 +90,13 @@ SET d.actions = row.actions,
     d.resource_types = row.resource_types,
     d.max_sensitivity = row.max_sensitivity,
     d.max_depth = row.max_depth,
-    d.not_before = row.not_before,
-    d.expires_at = row.expires_at,
+    d.not_before = datetime(row.not_before),
+    d.expires_at = datetime(row.expires_at),
     d.condition = row.condition,
     d.revoked_by = CASE WHEN d.revoked_at IS NULL THEN row.revoked_by ELSE d.revoked_by END,
     d.revoke_reason = CASE WHEN d.revoked_at IS NULL THEN row.revoke_reason
                            ELSE d.revoke_reason END,
-    d.revoked_at = coalesce(d.revoked_at, row.revoked_at)
+    d.revoked_at = coalesce(d.revoked_at, datetime(row.revoked_at))
 
 // query: upsert_delegations_with_origin
 // The same for rows whose document gives created_at and created_by.
@@ -103,20 +104,20 @@ UNWIND $rows AS row
 MATCH (source:Principal {ref: row.from})
 MATCH (target:Principal {ref: row.to})
 MERGE (source)-[d:DELEGATES_TO {id: row.id}]->(target)
-SET d.created_at = row.created_at,
+SET d.created_at = datetime(row.created_at),
     d.created_by = row.created_by,
     d.actions = row.actions,
     d.resources = row.resources,
     d.resource_types = row.resource_types,
     d.max_sensitivity = row.max_sensitivity,
     d.max_depth = row.max_depth,
-    d.not_before = row.not_before,
-    d.expires_at = row.expires_at,
+    d.not_before = datetime(row.not_before),
+    d.expires_at = datetime(row.expires_at),
     d.condition = row.condition,
     d.revoked_by = CASE WHEN d.revoked_at IS NULL THEN row.revoked_by ELSE d.revoked_by END,
     d.revoke_reason = CASE WHEN d.revoked_at IS NULL THEN row.revoke_reason
                            ELSE d.revoke_reason END,
-    d.revoked_at = coalesce(d.revoked_at, row.revoked_at)
+    d.revoked_at = coalesce(d.revoked_at, datetime(row.revoked_at))
 
 // query: export_principals
 MATCH (p:Principal)

@@ -2,9 +2,11 @@
 
 ``DecisionLog.record`` is the ``on_decision`` hook of the Engine. It turns a
 Decision into a DecisionRecord and puts it on a bounded queue. One writer
-thread takes what has queued up (at most ``batch_size`` records) and writes
-it to the sink in one call. Checks therefore stay read transactions, and
-they wait for the log only while the queue is full.
+thread takes a record, waits up to ``linger`` seconds for more (at most
+``batch_size`` in all) and writes them to the sink in one call, so a light
+load still writes a few transactions a second rather than one per check.
+Checks therefore stay read transactions, and they wait for the log only
+while the queue is full.
 
 Back-pressure: when the queue is full, ``record`` blocks the checking thread
 for up to ``put_timeout`` seconds; after that the record is dropped and
@@ -53,6 +55,7 @@ OUTCOMES = (ALLOW, DENY)
 DEFAULT_CAPACITY = 10_000
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_PUT_TIMEOUT = 5.0
+DEFAULT_LINGER = 0.05
 WRITE_ATTEMPTS = 4
 RETRY_BASE_DELAY = 0.2
 
@@ -233,9 +236,12 @@ def _neo4j_row(record: DecisionRecord) -> dict[str, Any]:
         for position, principal in enumerate(record.principals)
     ]
     resource_type = record.resource.partition(":")[0]
+    properties = record.properties()
+    at = properties.pop("at")
     return {
         "id": record.id,
-        "properties": record.properties(),
+        "at": at.isoformat(),
+        "properties": properties,
         "wildcard": wildcard(resource_type),
         "chain": chain,
     }
@@ -306,6 +312,7 @@ class DecisionLog:
         batch_size: int = DEFAULT_BATCH_SIZE,
         put_timeout: float = DEFAULT_PUT_TIMEOUT,
         hash_key: bytes | None = None,
+        linger: float = DEFAULT_LINGER,
     ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise InvalidRequest(
@@ -324,6 +331,7 @@ class DecisionLog:
         self.batch_size = batch_size
         self.put_timeout = put_timeout
         self.hash_key = hash_key
+        self.linger = linger
         self.stats = LogStats()
 
         self._queue: queue.Queue[DecisionRecord | None] = queue.Queue(capacity)
@@ -424,14 +432,15 @@ class DecisionLog:
                 self._queue.task_done()
 
     def _next_batch(self) -> tuple[list[DecisionRecord], bool]:
-        """Block for one record, then take whatever else has queued, up to batch_size."""
+        """Wait for one record, then gather up to batch_size for ``linger`` seconds."""
         first = self._queue.get()
         if first is None:
             return [], True
         batch = [first]
+        deadline = time.monotonic() + self.linger
         while len(batch) < self.batch_size:
             try:
-                entry = self._queue.get_nowait()
+                entry = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
             if entry is None:

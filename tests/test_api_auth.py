@@ -17,7 +17,7 @@ from api_helpers import SECRET, auth, token
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from delegraph.api.app import create_app
-from delegraph.api.auth import AuthConfigError
+from delegraph.api.auth import LEEWAY_SECONDS, AuthConfigError, TokenVerifier
 from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store
 from delegraph.engine.service import Engine
@@ -231,3 +231,25 @@ def test_auth_off_admits_everyone(
     with TestClient(app) as client:
         response = client.post("/v1/principals", json={"ref": "user:z"})
         assert response.status_code == 200, response.text
+
+
+def test_remembered_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token verified once is remembered, but past exp plus leeway it fails."""
+    verifier = TokenVerifier(Settings(jwt_secret=SECRET))
+    now = time.time()
+    issued = jwt.encode(claims(exp=int(now) + 5), SECRET, algorithm="HS256")
+    assert verifier.verify(issued).subject == "pep"
+    assert verifier.verify(issued).subject == "pep"
+    monkeypatch.setattr(time, "time", lambda: now + 5 + LEEWAY_SECONDS + 1)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        verifier.verify(issued)
+
+
+def test_failed_token_is_not_remembered() -> None:
+    verifier = TokenVerifier(Settings(jwt_secret=SECRET))
+    forged = jwt.encode(
+        claims(), "another-secret-of-enough-length-32b", algorithm="HS256"
+    )
+    for _ in range(2):
+        with pytest.raises(jwt.InvalidSignatureError):
+            verifier.verify(forged)

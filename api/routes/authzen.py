@@ -18,6 +18,7 @@ from delegraph.api.deps import (
     EngineDep,
     SettingsDep,
     decide,
+    json_out,
     request_id,
     require_batch_size,
 )
@@ -35,6 +36,7 @@ from delegraph.engine.refs import (
 )
 from delegraph.engine.service import Engine
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 router = APIRouter(prefix="/access/v1", tags=["authzen"], responses=PROBLEM_RESPONSES)
@@ -183,10 +185,10 @@ def error_out(status: int, message: str) -> dict[str, Any]:
 )
 def evaluation(
     body: EvaluationBody, request: Request, engine: EngineDep, caller: CheckCaller
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Decide one AuthZEN access request."""
     reasons = body.options is not None and body.options.include_reasons
-    return _evaluate_one(body, request, engine, reasons)
+    return json_out(_evaluate_one(body, request, engine, reasons))
 
 
 def _evaluate_one(
@@ -217,7 +219,7 @@ def evaluations(
     engine: EngineDep,
     settings: SettingsDep,
     caller: CheckCaller,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Decide many AuthZEN requests; items replace the top-level defaults."""
     options = body.options or Options()
     defaults = body.model_dump(include={"subject", "action", "resource", "context"})
@@ -226,7 +228,7 @@ def evaluations(
         single = _validate(defaults)
         if isinstance(single, str):
             raise Problem(400, single, field="body", slug="invalid-request")
-        return _evaluate_one(single, request, engine, options.include_reasons)
+        return json_out(_evaluate_one(single, request, engine, options.include_reasons))
 
     require_batch_size(settings, len(body.evaluations), "evaluations")
     items = [
@@ -243,7 +245,7 @@ def evaluations(
             options.include_reasons,
             options.evaluations_semantic,
         )
-    return {"evaluations": results}
+    return json_out({"evaluations": results})
 
 
 # An evaluations item after defaults: a check, a deny, or an error message.

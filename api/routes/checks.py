@@ -9,6 +9,7 @@ from delegraph.api.deps import (
     EngineDep,
     SettingsDep,
     decide,
+    json_out,
     request_id,
     require_batch_size,
 )
@@ -21,6 +22,7 @@ from delegraph.api.schemas import (
 )
 from delegraph.engine.model import Decision
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 router = APIRouter(prefix="/v1", tags=["decisions"], responses=PROBLEM_RESPONSES)
 
@@ -30,12 +32,12 @@ DENY = {"allowed": False}
 @router.post("/check", response_model=CheckResult)
 def check(
     body: CheckBody, request: Request, engine: EngineDep, caller: CheckCaller
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Decide one request against the live graph; 503 with `allowed: false` if Neo4j fails."""
     check_request = body.to_request(request_id(request))
     decision = decide(request, "check", lambda: engine.check(check_request), DENY)
     request.app.state.metrics.count_decisions("check", [decision.allowed])
-    return decision_out(decision)
+    return json_out(decision_out(decision))
 
 
 @router.post("/check/batch", response_model=CheckBatchResult)
@@ -45,7 +47,7 @@ def check_batch(
     engine: EngineDep,
     settings: SettingsDep,
     caller: CheckCaller,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Decide many requests in one query; decisions come back in request order."""
     require_batch_size(settings, len(body.checks), "checks")
     requests = [
@@ -58,7 +60,7 @@ def check_batch(
     request.app.state.metrics.count_decisions(
         "check_batch", [d.allowed for d in decisions]
     )
-    return {"decisions": [decision_out(d) for d in decisions]}
+    return json_out({"decisions": [decision_out(d) for d in decisions]})
 
 
 @router.post("/explain")
