@@ -85,6 +85,18 @@ def _connection_line(results: dict[str, Any]) -> str:
     )
 
 
+def _floor_line(results: dict[str, Any]) -> str:
+    floor = results.get("floor")
+    if not floor:
+        return "The driver's floor (`RETURN 1` on the check path): not recorded."
+    return (
+        f"The driver's floor: `RETURN 1` through the same store and round trip "
+        f"took p50 {floor['p50_ms']:.2f} ms and p99 {floor['p99_ms']:.2f} ms over "
+        f"{floor['count']:,} queries, with {floor['client_cpu_ms']:.2f} ms of client "
+        "CPU each. No check can be faster on this machine with this driver."
+    )
+
+
 def _depth_rows(results: dict[str, Any]) -> list[str]:
     largest = results["sizes"][-1]["check"]
     rows = [
@@ -340,6 +352,8 @@ def _section(title: str, results: dict[str, Any]) -> list[str]:
         "decisions that differ from the generator's expectation.",
         "",
         *_check_rows(results),
+        "",
+        _floor_line(results),
         "",
         _connection_line(results),
         "",

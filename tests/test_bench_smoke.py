@@ -130,3 +130,10 @@ def test_http_load_measures_api(
         assert batch["errors"] == 0, batch
         assert batch["evaluations_per_s"] > 0, batch
     assert http["memory"]["1"]["rss_mib_after"] > 0, http
+
+
+def test_driver_floor_measured(results: dict[str, Any]) -> None:
+    floor = results["floor"]
+    assert floor["count"] == 1_000, floor
+    assert 0 < floor["p50_ms"] <= floor["p99_ms"], floor
+    assert floor["client_cpu_ms"] > 0, floor
