@@ -110,10 +110,10 @@ def open_engine(timeout: float = DEFAULT_TIMEOUT) -> Iterator[Engine]:
 
 @dataclass(frozen=True)
 class ApiClient:
-    """Calls to the delegraph REST API at ``url`` for the ``--url`` mode.
+    """A client of the delegraph REST API at ``url``, for the ``--url`` mode.
 
-    Every failure ends the command: ``call`` prints one line on stderr and
-    exits 2. The lines name the endpoint but never the token.
+    On any failure ``call`` prints one line on stderr and exits 2. That line
+    names the endpoint and never the token.
     """
 
     url: str
@@ -130,7 +130,7 @@ class ApiClient:
         content: bytes | None = None,
         content_type: str | None = None,
     ) -> Any:
-        """Send one request and return its JSON body; exit 2 on any failure."""
+        """Send one request and return its JSON body, or exit 2 on any failure."""
         endpoint = self.url.rstrip("/") + path
         headers = {"Accept": "application/json"}
         if self.token:
@@ -150,13 +150,13 @@ class ApiClient:
             )
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
             fail(
-                f"--url {self.url!r} is not a valid API URL ({error}); "
-                "expected http://HOST:PORT or https://HOST:PORT"
+                f"--url {self.url!r} is not a valid API URL ({error}). "
+                "Expected http://HOST:PORT or https://HOST:PORT."
             )
         except httpx.TimeoutException:
             fail(
-                f"{method} {endpoint} timed out after {self.timeout:g} s; "
-                "raise --timeout or check the API"
+                f"{method} {endpoint} timed out after {self.timeout:g} s. "
+                "Raise --timeout or check that the API is running."
             )
         except httpx.HTTPError as error:
             fail(f"could not reach the API at {endpoint}: {error}")

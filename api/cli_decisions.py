@@ -116,7 +116,7 @@ def check(
     if api is not None:
         result = api.call("POST", "/v1/check", json_body=check_body(request))
         if not isinstance(result, dict) or not isinstance(result.get("allowed"), bool):
-            fail(f"POST {api.url}/v1/check returned no decision: {result!r:.200}")
+            fail(f"POST /v1/check returned no decision: {result!r:.200}")
         if as_json:
             print_json(result)
         else:

@@ -151,11 +151,11 @@ def revocation_from_dict(body: Body) -> Revocation:
 
 
 def rebuilt(build: Callable[[Body], T], body: Any, endpoint: str) -> T:
-    """Apply ``build`` to an API body; exit 2 when the body lacks what it reads."""
+    """Apply ``build`` to an API body, or exit 2 when the body lacks a member it reads."""
     try:
         return build(body)
     except (KeyError, TypeError, DelegraphError) as error:
         fail(
-            f"{endpoint} returned a body that this CLI cannot read ({error!r}); "
-            "check that the CLI and the API run the same delegraph version"
+            f"{endpoint} returned a body that this CLI cannot read ({error!r}). "
+            "Check that the CLI and the API run the same delegraph version."
         )

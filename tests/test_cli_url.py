@@ -24,9 +24,9 @@ from delegraph.engine.graph import import_document
 from delegraph.engine.service import Engine
 from typer.testing import CliRunner, Result
 
-# alice holds read and write on folder:finance through group:finance. She
-# delegates read to agent:bot (which may re-delegate once) and write under a
-# condition; bot delegates read to agent:sub.
+# alice has read and write on folder:finance through group:finance. She
+# delegates read to agent:bot, which may re-delegate once, and write under a
+# condition. bot delegates read to agent:sub.
 GRAPH: dict[str, Any] = {
     "users": ["alice", "bob"],
     "groups": ["finance"],
@@ -99,7 +99,7 @@ SINCE = "2000-01-01T00:00:00Z"
 
 @pytest.fixture
 def env(neo4j_connection: tuple[str, str, str]) -> dict[str, str]:
-    """The environment of a direct (Neo4j) run; DELEGRAPH_URL is empty."""
+    """The environment of a direct (Neo4j) run, with DELEGRAPH_URL empty."""
     uri, user, password = neo4j_connection
     return {
         "NEO4J_URI": uri,
@@ -135,7 +135,7 @@ def over_api(env: dict[str, str], url: str, role: str = "admin") -> dict[str, st
 def both_modes(
     env: dict[str, str], url: str, *args: str, role: str = "admin"
 ) -> tuple[Result, Result]:
-    """Run one command directly and then through the API; return both results."""
+    """Run one command directly, then through the API, and return both results."""
     direct = run(env, *args)
     assert direct.exit_code in (0, 1), direct.output
     remote = run(over_api(env, url, role), *args)
