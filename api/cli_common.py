@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NoReturn
+from urllib.parse import quote
 
+import httpx
 import typer
 from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store, StoreError
@@ -29,12 +32,28 @@ DEFAULT_TIMEOUT = 60.0
 
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 TimeoutOption = typer.Option(
-    DEFAULT_TIMEOUT, "--timeout", min=0.1, help="Neo4j query timeout in seconds."
+    DEFAULT_TIMEOUT,
+    "--timeout",
+    min=0.1,
+    help="Timeout in seconds of each Neo4j query, or of each HTTP request with --url.",
+)
+UrlOption = typer.Option(
+    None,
+    "--url",
+    envvar="DELEGRAPH_URL",
+    help="Base URL of a running delegraph API, e.g. http://127.0.0.1:8000. "
+    "When set, the command calls the API instead of Neo4j.",
+)
+TokenOption = typer.Option(
+    None,
+    "--token",
+    envvar="DELEGRAPH_TOKEN",
+    help="Bearer token sent to the API that --url names.",
 )
 
 
 def fail(message: str, code: int = ERROR) -> NoReturn:
-    errors.print(f"error: {message}", markup=False, highlight=False)
+    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -87,3 +106,96 @@ def open_engine(timeout: float = DEFAULT_TIMEOUT) -> Iterator[Engine]:
         if decision_log is not None:
             decision_log.close()
         store.close()
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """A client of the delegraph REST API at ``url``, for the ``--url`` mode.
+
+    On any failure ``call`` prints one line on stderr and exits 2. That line
+    names the endpoint and never the token.
+    """
+
+    url: str
+    token: str | None
+    timeout: float
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | None] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> Any:
+        """Send one request and return its JSON body, or exit 2 on any failure."""
+        endpoint = self.url.rstrip("/") + path
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = httpx.request(
+                method,
+                endpoint,
+                params=query,
+                json=json_body,
+                content=content,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+            fail(
+                f"--url {self.url!r} is not a valid API URL ({error}). "
+                "Expected http://HOST:PORT or https://HOST:PORT."
+            )
+        except httpx.TimeoutException:
+            fail(
+                f"{method} {endpoint} timed out after {self.timeout:g} s. "
+                "Raise --timeout or check that the API is running."
+            )
+        except httpx.HTTPError as error:
+            fail(f"could not reach the API at {endpoint}: {error}")
+        if not response.is_success:
+            fail(http_error_line(method, endpoint, response))
+        try:
+            return response.json()
+        except ValueError:
+            fail(
+                f"{method} {endpoint} returned HTTP {response.status_code} with a "
+                f"body that is not JSON: {response.text[:200]!r}"
+            )
+
+
+def http_error_line(method: str, endpoint: str, response: httpx.Response) -> str:
+    """Describe an error response in one line, from its RFC 9457 problem if any."""
+    head = f"{method} {endpoint} returned HTTP {response.status_code}"
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict):
+        text = " ".join(response.text.split())[:200]
+        return f"{head}: {text}" if text else head
+    title = problem.get("title") or response.reason_phrase
+    line = f"{head} {title}"
+    if problem.get("detail"):
+        line += f": {problem['detail']}"
+    if problem.get("field") is not None:
+        line += f" (field {problem['field']}, value {json.dumps(problem.get('value'))})"
+    return " ".join(line.split())
+
+
+def api_client(url: str | None, token: str | None, timeout: float) -> ApiClient | None:
+    """Return a client when ``--url`` (or DELEGRAPH_URL) is set and not empty."""
+    return ApiClient(url, token, timeout) if url else None
+
+
+def path_segment(value: str) -> str:
+    """Percent-encode ``value`` as one path segment: ``/``, ``?``, ``#`` and ``%``
+    are encoded, while ``:`` and ``@`` stay readable, as RFC 3986 allows."""
+    return quote(value, safe=":@")

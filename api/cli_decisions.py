@@ -6,24 +6,32 @@ import getpass
 import json
 from typing import Any
 
-import httpx
 import typer
 from delegraph.api.cli_common import (
     DENIED,
-    ERROR,
     OK,
     JsonOption,
     TimeoutOption,
+    TokenOption,
+    UrlOption,
+    api_client,
     console,
     fail,
     open_engine,
+    path_segment,
     print_json,
     reported_errors,
+)
+from delegraph.api.cli_results import (
+    decision_from_dict,
+    explanation_from_dict,
+    rebuilt,
+    revocation_from_dict,
 )
 from delegraph.api.render import decision_view, explanation_view, revocation_view
 from delegraph.engine.documents import delegation_to_dict
 from delegraph.engine.errors import InvalidRequest
-from delegraph.engine.model import Chain, CheckRequest, Decision
+from delegraph.engine.model import CheckRequest
 from delegraph.engine.refs import parse_principal, parse_resource
 
 ContextOption = typer.Option(
@@ -88,15 +96,8 @@ def check(
     on_behalf_of: str | None = OnBehalfOfOption,
     subject_properties: str | None = SubjectPropertiesOption,
     resource_properties: str | None = ResourcePropertiesOption,
-    url: str | None = typer.Option(
-        None,
-        "--url",
-        envvar="DELEGRAPH_URL",
-        help="Base URL of a running delegraph API.",
-    ),
-    token: str | None = typer.Option(
-        None, "--token", envvar="DELEGRAPH_TOKEN", help="Bearer token for --url."
-    ),
+    url: str | None = UrlOption,
+    token: str | None = TokenOption,
     as_json: bool = JsonOption,
     timeout: float = TimeoutOption,
 ) -> None:
@@ -111,13 +112,18 @@ def check(
             subject_properties,
             resource_properties,
         )
-    if url:
-        result = _check_over_http(url, token, request, timeout)
+    api = api_client(url, token, timeout)
+    if api is not None:
+        result = api.call("POST", "/v1/check", json_body=check_body(request))
+        if not isinstance(result, dict) or not isinstance(result.get("allowed"), bool):
+            fail(f"POST /v1/check returned no decision: {result!r:.200}")
         if as_json:
             print_json(result)
         else:
-            console.print(decision_view(_decision_from_json(result)))
-        raise typer.Exit(OK if result.get("allowed") is True else DENIED)
+            console.print(
+                decision_view(rebuilt(decision_from_dict, result, "POST /v1/check"))
+            )
+        raise typer.Exit(OK if result["allowed"] else DENIED)
 
     with open_engine(timeout) as engine, reported_errors():
         decision = engine.check(request)
@@ -128,10 +134,8 @@ def check(
     raise typer.Exit(OK if decision.allowed else DENIED)
 
 
-def _check_over_http(
-    url: str, token: str | None, request: CheckRequest, timeout: float
-) -> dict[str, Any]:
-    """POST the request to ``{url}/v1/check``; exit 2 on anything but a decision."""
+def check_body(request: CheckRequest) -> dict[str, Any]:
+    """Return the ``/v1/check`` and ``/v1/explain`` request body of ``request``."""
     body: dict[str, Any] = {
         "subject": str(request.subject),
         "action": request.action,
@@ -142,42 +146,7 @@ def _check_over_http(
     }
     if request.on_behalf_of is not None:
         body["on_behalf_of"] = str(request.on_behalf_of)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    endpoint = url.rstrip("/") + "/v1/check"
-    try:
-        response = httpx.post(endpoint, json=body, headers=headers, timeout=timeout)
-    except httpx.HTTPError as error:
-        fail(f"request to {endpoint} failed: {error}")
-    if response.status_code != 200:
-        fail(
-            f"{endpoint} returned HTTP {response.status_code}: {response.text[:500]}",
-            ERROR,
-        )
-    try:
-        result = response.json()
-    except ValueError:
-        fail(f"{endpoint} returned a body that is not JSON: {response.text[:200]}")
-    if not isinstance(result, dict) or not isinstance(result.get("allowed"), bool):
-        fail(f"{endpoint} returned no decision: {response.text[:200]}")
-    return result
-
-
-def _decision_from_json(body: dict[str, Any]) -> Decision:
-    """Rebuild a Decision from a ``/v1/check`` response body, for display."""
-    chain = body.get("chain")
-    return Decision(
-        allowed=body.get("allowed") is True,
-        decision_id=str(body.get("decision_id", "")),
-        reason=str(body.get("reason", "")),
-        chain=None
-        if not chain
-        else Chain(
-            principals=tuple(chain["principals"]),
-            delegations=tuple(chain["delegations"]),
-            grant_principal=chain["grant"]["principal"],
-            grant_resource=chain["grant"]["resource"],
-        ),
-    )
+    return body
 
 
 def explain(
@@ -188,6 +157,8 @@ def explain(
     on_behalf_of: str | None = OnBehalfOfOption,
     subject_properties: str | None = SubjectPropertiesOption,
     resource_properties: str | None = ResourcePropertiesOption,
+    url: str | None = UrlOption,
+    token: str | None = TokenOption,
     as_json: bool = JsonOption,
     timeout: float = TimeoutOption,
 ) -> None:
@@ -202,35 +173,61 @@ def explain(
             subject_properties,
             resource_properties,
         )
-    with open_engine(timeout) as engine, reported_errors():
-        explanation = engine.explain(request)
+    api = api_client(url, token, timeout)
+    if api is not None:
+        body = api.call("POST", "/v1/explain", json_body=check_body(request))
+        explanation = rebuilt(explanation_from_dict, body, "POST /v1/explain")
+    else:
+        with open_engine(timeout) as engine, reported_errors():
+            explanation = engine.explain(request)
+        body = explanation.as_dict()
     if as_json:
-        print_json(explanation.as_dict())
+        print_json(body)
     else:
         console.print(explanation_view(explanation))
 
 
 def revoke(
     delegation_id: str = typer.Argument(..., help="Id of the delegation to revoke."),
-    revoked_by: str = typer.Option(
-        None, "--by", help="Who revokes it (stored as revoked_by); default cli:LOGIN."
+    revoked_by: str | None = typer.Option(
+        None,
+        "--by",
+        help="Who revokes it (stored as revoked_by); default cli:LOGIN. With "
+        "--url the API stores the subject of the token instead.",
     ),
     reason: str | None = typer.Option(None, "--reason", help="Why (revoke_reason)."),
+    url: str | None = UrlOption,
+    token: str | None = TokenOption,
     as_json: bool = JsonOption,
     timeout: float = TimeoutOption,
 ) -> None:
     """Revoke a delegation and list the agents and chains that lost access."""
-    by = revoked_by or f"cli:{getpass.getuser()}"
-    with open_engine(timeout) as engine, reported_errors():
-        revocation = engine.revoke(delegation_id, by, reason)
-    if as_json:
-        print_json(
-            {
-                "delegation": delegation_to_dict(revocation.delegation),
-                "already_revoked": revocation.already_revoked,
-                "impact": revocation.impact.as_dict(),
-                "consistency_token": revocation.consistency_token,
-            }
+    api = api_client(url, token, timeout)
+    if api is not None:
+        if revoked_by is not None:
+            fail(
+                "--by cannot be used with --url: the API stores the subject of "
+                "the token as revoked_by"
+            )
+        body = api.call(
+            "POST",
+            f"/v1/delegations/{path_segment(delegation_id)}/revoke",
+            json_body={"reason": reason},
         )
+        revocation = rebuilt(
+            revocation_from_dict, body, "POST /v1/delegations/{id}/revoke"
+        )
+    else:
+        by = revoked_by or f"cli:{getpass.getuser()}"
+        with open_engine(timeout) as engine, reported_errors():
+            revocation = engine.revoke(delegation_id, by, reason)
+        body = {
+            "delegation": delegation_to_dict(revocation.delegation),
+            "already_revoked": revocation.already_revoked,
+            "impact": revocation.impact.as_dict(),
+            "consistency_token": revocation.consistency_token,
+        }
+    if as_json:
+        print_json(body)
     else:
         console.print(revocation_view(revocation))

@@ -15,12 +15,16 @@ from delegraph.api.cli_common import (
     ERROR,
     JsonOption,
     TimeoutOption,
+    TokenOption,
+    UrlOption,
+    api_client,
     console,
     fail,
     open_engine,
     print_json,
     reported_errors,
 )
+from delegraph.api.cli_results import rebuilt
 from delegraph.engine.documents import document_to_dict, parse_document
 from delegraph.engine.graph import ImportResult, import_document, row_count
 from delegraph.engine.model import Document
@@ -37,29 +41,46 @@ def import_file(
         Path,
         typer.Argument(exists=True, dir_okay=False, help="Document in YAML or JSON."),
     ],
+    url: str | None = UrlOption,
+    token: str | None = TokenOption,
     as_json: bool = JsonOption,
     timeout: float = TimeoutOption,
 ) -> None:
     """Load a document into the graph (an upsert: loading it twice changes nothing)."""
     with reported_errors():
         document = _read_document(file)
-    total = row_count(document)
-    with open_engine(timeout) as engine, reported_errors():
-        if as_json or total < PROGRESS_MIN_ROWS:
-            result = import_document(engine.store, document)
-        else:
-            result = _import_with_progress(engine, document, total)
-    if as_json:
-        print_json(
-            {
-                "counts": result.counts,
-                "edges": result.edges,
-                "consistency_token": result.consistency_token,
-            }
+    api = api_client(url, token, timeout)
+    if api is not None:
+        # The file is checked here first, so a bad document fails with the same
+        # message in both modes. The API parses the bytes again as YAML, which
+        # also reads JSON, as _read_document does.
+        body = api.call(
+            "POST",
+            "/v1/graph/import",
+            content=file.read_bytes(),
+            content_type="application/yaml",
         )
+        counts = rebuilt(
+            lambda data: dict(data["counts"]), body, "POST /v1/graph/import"
+        )
+    else:
+        total = row_count(document)
+        with open_engine(timeout) as engine, reported_errors():
+            if as_json or total < PROGRESS_MIN_ROWS:
+                result = import_document(engine.store, document)
+            else:
+                result = _import_with_progress(engine, document, total)
+        body = {
+            "counts": result.counts,
+            "edges": result.edges,
+            "consistency_token": result.consistency_token,
+        }
+        counts = result.counts
+    if as_json:
+        print_json(body)
         return
     table = Table("section", "rows", title=f"imported {file}")
-    for section, count in result.counts.items():
+    for section, count in counts.items():
         table.add_row(section, str(count))
     console.print(table)
 
@@ -94,6 +115,8 @@ def export(
     output_format: str = typer.Option(
         "yaml", "--format", help="yaml or json (json when --output ends in .json)."
     ),
+    url: str | None = UrlOption,
+    token: str | None = TokenOption,
     timeout: float = TimeoutOption,
 ) -> None:
     """Write the whole graph as a document that ``import`` loads back."""
@@ -101,8 +124,14 @@ def export(
         output_format = "json"
     if output_format not in ("yaml", "json"):
         fail(f"--format {output_format!r} is not one of yaml, json")
-    with open_engine(timeout) as engine, reported_errors():
-        data = document_to_dict(engine.export_document())
+    api = api_client(url, token, timeout)
+    if api is not None:
+        data = api.call("GET", "/v1/graph/export")
+        if not isinstance(data, dict):
+            fail(f"GET /v1/graph/export returned no document: {data!r:.200}")
+    else:
+        with open_engine(timeout) as engine, reported_errors():
+            data = document_to_dict(engine.export_document())
     if output_format == "json":
         text = json.dumps(data, indent=2) + "\n"
     else:

@@ -15,6 +15,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from delegraph.api.cli_common import (
+    TimeoutOption,
+    TokenOption,
+    UrlOption,
+    api_client,
+    fail,
+    path_segment,
+)
 from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store, StoreError
 from delegraph.engine.documents import parse_datetime
@@ -60,18 +68,33 @@ def decisions(
         ),
     ] = MAX_TRACE,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    timeout: Annotated[
-        float, typer.Option(min=0.1, help="Neo4j query timeout in seconds.")
-    ] = 60.0,
+    url: str | None = UrlOption,
+    token: str | None = TokenOption,
+    timeout: float = TimeoutOption,
 ) -> None:
     """Show what an agent did, on whose authority, through which chain, and
-    which of those decisions a check would deny now (reads Neo4j directly)."""
+    which of those decisions a check would deny now (reads Neo4j, or the API
+    that --url names)."""
     errors = Console(stderr=True)
     try:
         ref = parse_principal(agent, "AGENT", ACTORS)
         now = utc_now()
         window = (cli_time(since, "--since", now), cli_time(until, "--until", now))
-        result = _read_trace(ref, window, limit, timeout)
+        api = api_client(url, token, timeout)
+        if api is None:
+            result = _read_trace(ref, window, limit, timeout)
+        else:
+            result = api.call(
+                "GET",
+                f"/v1/agents/{path_segment(str(ref))}/trace",
+                params={
+                    "since": None if window[0] is None else window[0].isoformat(),
+                    "until": None if window[1] is None else window[1].isoformat(),
+                    "limit": limit,
+                },
+            )
+            if not isinstance(result, dict) or "decisions" not in result:
+                fail(f"GET /v1/agents/{{ref}}/trace returned no trace: {result!r:.200}")
     except DelegraphError as error:
         errors.print(f"error: {error.message}", markup=False, highlight=False)
         raise typer.Exit(ERROR_EXIT) from error

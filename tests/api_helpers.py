@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import uvicorn
+from delegraph.api.app import create_app
 from delegraph.api.auth import issue_token
+from delegraph.api.settings import Settings
+from delegraph.engine.service import Engine
 
 SECRET = "api-test-secret-0123456789abcdef0123456789abcdef"  # noqa: S105 - a test-only key
 
@@ -69,3 +78,27 @@ def load(client: Any) -> str:
     response = client.post("/v1/graph/import", json=GRAPH, headers=ADMIN)
     assert response.status_code == 200, response.text
     return str(response.json()["consistency_token"])
+
+
+@contextmanager
+def serve_api(engine: Engine) -> Iterator[str]:
+    """Serve the REST API over ``engine`` from a uvicorn thread; yield its URL."""
+    settings = Settings().model_copy(update={"jwt_secret": SECRET, "auth": "on"})
+    app = create_app(settings, engine=engine)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 import yaml
-from api_helpers import SECRET, token
-from delegraph.api.app import create_app
+from api_helpers import serve_api, token
 from delegraph.api.cli import app
-from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store
 from delegraph.engine.documents import document_to_dict, parse_document
 from delegraph.engine.graph import export_document, import_document
@@ -324,23 +318,8 @@ def test_bench_without_folder_exit_2(
 @pytest.fixture
 def api_url(graph: Store) -> Iterator[str]:
     """Serve the REST API on the test graph from a uvicorn thread; yield its URL."""
-    settings = Settings().model_copy(update={"jwt_secret": SECRET, "auth": "on"})
-    app = create_app(settings, engine=Engine(graph))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_api(Engine(graph)) as url:
+        yield url
 
 
 def test_check_url_allow_exit_0(api_url: str, cli_env: dict[str, str]) -> None:
@@ -399,7 +378,7 @@ def test_check_url_unreachable_exit_2(cli_env: dict[str, str]) -> None:
         "2",
     )
     assert result.exit_code == 2, result.output
-    assert "failed" in result.output
+    assert "could not reach the API at http://127.0.0.1:1/v1/check" in result.output
 
 
 def test_demo_needs_replace_graph(cli_env: dict[str, str]) -> None:
