@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import typer
@@ -132,6 +132,7 @@ class ApiClient:
     ) -> Any:
         """Send one request and return its JSON body, or exit 2 on any failure."""
         endpoint = self.url.rstrip("/") + path
+        shown = without_credentials(endpoint)
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -148,27 +149,35 @@ class ApiClient:
                 headers=headers,
                 timeout=self.timeout,
             )
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
             fail(
-                f"--url {self.url!r} is not a valid API URL ({error}). "
+                f"--url {without_credentials(self.url)!r} is not a valid API URL. "
                 "Expected http://HOST:PORT or https://HOST:PORT."
             )
         except httpx.TimeoutException:
             fail(
-                f"{method} {endpoint} timed out after {self.timeout:g} s. "
+                f"{method} {shown} timed out after {self.timeout:g} s. "
                 "Raise --timeout or check that the API is running."
             )
         except httpx.HTTPError as error:
-            fail(f"could not reach the API at {endpoint}: {error}")
+            fail(f"could not reach the API at {shown}: {error}")
         if not response.is_success:
-            fail(http_error_line(method, endpoint, response))
+            fail(http_error_line(method, shown, response))
         try:
             return response.json()
         except ValueError:
             fail(
-                f"{method} {endpoint} returned HTTP {response.status_code} with a "
+                f"{method} {shown} returned HTTP {response.status_code} with a "
                 f"body that is not JSON: {response.text[:200]!r}"
             )
+
+
+def without_credentials(url: str) -> str:
+    """Return ``url`` without a user name and password, for error lines."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def http_error_line(method: str, endpoint: str, response: httpx.Response) -> str:

@@ -395,3 +395,10 @@ def test_url_without_scheme_exit_2(env: dict[str, str]) -> None:
     result = run(env, "reach", "agent:bot", "--url", "127.0.0.1:8000")
     assert result.exit_code == 2, result.output
     assert "--url '127.0.0.1:8000' is not a valid API URL" in result.stderr
+
+
+def test_url_credentials_not_printed(env: dict[str, str]) -> None:
+    result = run(env, "reach", "agent:bot", "--url", "http://ops:s3cret@127.0.0.1:1")
+    assert result.exit_code == 2, result.output
+    assert "could not reach the API at http://127.0.0.1:1/v1/" in result.stderr
+    assert "s3cret" not in result.stderr
