@@ -132,7 +132,7 @@ class ApiClient:
     ) -> Any:
         """Send one request and return its JSON body, or exit 2 on any failure."""
         endpoint = self.url.rstrip("/") + path
-        shown = without_credentials(endpoint)
+        safe_endpoint = without_credentials(endpoint)
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -156,18 +156,18 @@ class ApiClient:
             )
         except httpx.TimeoutException:
             fail(
-                f"{method} {shown} timed out after {self.timeout:g} s. "
+                f"{method} {safe_endpoint} timed out after {self.timeout:g} s. "
                 "Raise --timeout or check that the API is running."
             )
         except httpx.HTTPError as error:
-            fail(f"could not reach the API at {shown}: {error}")
+            fail(f"could not reach the API at {safe_endpoint}: {error}")
         if not response.is_success:
-            fail(http_error_line(method, shown, response))
+            fail(http_error_line(method, safe_endpoint, response))
         try:
             return response.json()
         except ValueError:
             fail(
-                f"{method} {shown} returned HTTP {response.status_code} with a "
+                f"{method} {safe_endpoint} returned HTTP {response.status_code} with a "
                 f"body that is not JSON: {response.text[:200]!r}"
             )
 
