@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from delegraph.cypher.store import Store
@@ -60,11 +61,15 @@ class Engine:
         config: EngineConfig | None = None,
         clock: Callable[[], datetime] = utc_now,
         on_decision: Callable[[Decision], None] | None = None,
+        decision_file: Path | None = None,
     ) -> None:
         self.store = store
         self.config = config or EngineConfig()
         self.clock = clock
         self.on_decision = on_decision
+        # The JSONL file of the file sink: when set, the decision reads and
+        # traces scan it instead of the (:Decision) nodes.
+        self.decision_file = decision_file
 
     # Writes (module ``graph``; delegation rules in ``delegations``).
     def import_document(self, document: Document) -> Any:
