@@ -251,6 +251,13 @@ class Engine:
 
         return checks.check_batch(self, requests)
 
+    def record_unavailable(
+        self, requests: Sequence[CheckRequest], reason: str
+    ) -> list[Decision]:
+        from delegraph.engine import checks
+
+        return checks.record_unavailable(self, requests, reason)
+
     def warm_up(self) -> None:
         """Plan the check queries before the first request (raises StoreError if Neo4j fails)."""
         from delegraph.engine import checks

@@ -412,6 +412,30 @@ def test_full_queue_blocks_then_drops(clean_store: Store, tmp_path: Path) -> Non
     assert len((tmp_path / "slow.jsonl").read_text().splitlines()) == 4
 
 
+def test_full_queue_drops_store_failed(clean_store: Store, tmp_path: Path) -> None:
+    import_document(clean_store, parse_document(GRAPH))
+    sink = SlowSink(tmp_path / "slow.jsonl")
+    log = DecisionLog(sink, capacity=2, batch_size=1, put_timeout=60.0)
+    engine = Engine(clean_store, on_decision=log.record)
+    # One record is taken by the blocked writer, two fill the queue.
+    for _ in range(3):
+        engine.check(request("agent:a1", "document:q3"))
+
+    # A deny of a failed check must not wait the 60 s put_timeout.
+    failed = threading.Thread(
+        target=engine.record_unavailable,
+        args=([request("agent:a1", "document:q3")], "denied because Neo4j failed"),
+    )
+    failed.start()
+    failed.join(timeout=10)
+    returned = not failed.is_alive()
+    sink.release.set()
+    log.close()
+    assert returned
+    assert log.stats.dropped == 1
+    assert log.stats.written == 3
+
+
 def test_closed_log_drops(clean_store: Store, tmp_path: Path) -> None:
     import_document(clean_store, parse_document(GRAPH))
     log = DecisionLog(JsonlSink(tmp_path / "closed.jsonl"))
