@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/install-browser-test-deps.sh
+	scripts/install-vegeta.sh
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -36,9 +37,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	scripts/install-vegeta.sh
 	$(BIN)/python -m bench.run --quick
 
 bench-full: $(STAMP)
+	scripts/install-vegeta.sh
 	$(BIN)/python -m bench.run --full
 
 neo4j-start: $(STAMP)
@@ -48,4 +51,4 @@ neo4j-stop: $(STAMP)
 	$(BIN)/delegraph neo4j stop
 
 clean:
-	rm -rf $(VENV) neo4j-local/target
+	rm -rf $(VENV) neo4j-local/target bench/.tools

@@ -72,7 +72,16 @@ def neo4j_status() -> None:
 
 
 @app.command("serve")
-def serve() -> None:
+def serve(
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="DELEGRAPH_WORKERS",
+            help="API processes; each has its own Neo4j pool and decision log queue.",
+        ),
+    ] = 1,
+) -> None:
     """Serve the REST API with uvicorn on DELEGRAPH_HOST:DELEGRAPH_PORT."""
     import uvicorn
     from delegraph.api.app import create_app
@@ -87,7 +96,19 @@ def serve() -> None:
         errors.print(f"error: {error}")
         raise typer.Exit(2) from error
     console.print(f"API docs: http://{settings.host}:{settings.port}/docs")
-    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
+    if workers == 1:
+        uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
+        return
+    # Several processes need the app as an import path: each worker builds
+    # its own from the same environment.
+    uvicorn.run(
+        "delegraph.api.app:create_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+    )
 
 
 @app.command("token")

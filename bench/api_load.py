@@ -1,22 +1,30 @@
-"""HTTP measurements: the API under uvicorn on 127.0.0.1, driven by an httpx load generator.
+"""HTTP measurements: the API under uvicorn on 127.0.0.1, with one and two workers.
 
 The API runs as its own process (``uvicorn --factory
 delegraph.api.app:create_app``) on the graph the engine bench just
-measured, with a caller token from ``delegraph token --role check``. The
-load generator runs in this process on the same cores, so it competes with
-the API and Neo4j for CPU: the numbers are a floor, not the API's ceiling.
+measured, with a caller token from ``delegraph token --role check``.
 
+The load generator is vegeta when it is installed (``make bench`` builds it
+with Go into bench/.tools/, or DELEGRAPH_BENCH_VEGETA names a binary): a
+compiled process that sends each request for a fixed time. Without it the
+bench falls back to an httpx client in this process, which uses about as
+much CPU per request as the API itself. Either way the generator shares the
+cores with the API and Neo4j, so the numbers are a floor, not a ceiling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.util
+import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +39,10 @@ from bench.measure import summarise
 
 API_NOT_MERGED = "not measured: API not merged"
 CONCURRENCY = (1, 4, 16, 64)
+WORKERS = (1, 2)
+# How long vegeta sends requests at each setting.
+VEGETA_SECONDS = 5
+TOOLS = Path(__file__).resolve().parent / ".tools"
 STARTUP_TIMEOUT = 60.0
 # The API's default: every decision is written to Neo4j off the check path.
 DECISION_LOG = "neo4j"
@@ -53,7 +65,10 @@ class ApiServer:
     token: str
 
     def rss_mib(self) -> float:
-        rss = int(psutil.Process(self.process.pid).memory_info().rss)
+        """Return the resident memory of the API: uvicorn and its worker processes."""
+        parent = psutil.Process(self.process.pid)
+        processes = [parent, *parent.children(recursive=True)]
+        rss = sum(int(p.memory_info().rss) for p in processes)
         return round(rss / 2**20, 1)
 
     def stop(self) -> None:
@@ -71,8 +86,23 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def find_vegeta() -> str | None:
+    """Return the vegeta binary to use, or None to fall back to httpx."""
+    named = os.environ.get("DELEGRAPH_BENCH_VEGETA")
+    if named:
+        return named
+    built = TOOLS / "vegeta"
+    if built.is_file():
+        return str(built)
+    return shutil.which("vegeta")
+
+
 def start_api(
-    neo4j_uri: str, user: str, password: str, decision_log: str = DECISION_LOG
+    neo4j_uri: str,
+    user: str,
+    password: str,
+    decision_log: str = DECISION_LOG,
+    workers: int = 1,
 ) -> ApiServer:
     """Start the API on 127.0.0.1 and wait until /readyz returns 200."""
     port = _free_port()
@@ -108,6 +138,8 @@ def start_api(
         "--log-level",
         "warning",
         "--no-access-log",
+        "--workers",
+        str(workers),
     ]
     process = subprocess.Popen(command, env=env)  # noqa: S603 (fixed argv, no shell)
     server = ApiServer(process, f"http://127.0.0.1:{port}", token)
@@ -183,30 +215,121 @@ async def _drive(
     return latencies, errors, seconds
 
 
-def measure_single(server: ApiServer, probes: Sequence[Probe]) -> list[dict[str, Any]]:
+def _vegeta(
+    vegeta: str,
+    server: ApiServer,
+    path: str,
+    bodies: Sequence[dict[str, Any]],
+    concurrency: int,
+) -> dict[str, Any]:
+    """Send ``bodies`` in a loop for VEGETA_SECONDS with ``concurrency`` workers."""
+    header = {
+        "Authorization": [f"Bearer {server.token}"],
+        "Content-Type": ["application/json"],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        targets = Path(folder) / "targets.jsonl"
+        with targets.open("w") as out:
+            for body in bodies:
+                encoded = base64.b64encode(json.dumps(body).encode()).decode()
+                target = {
+                    "method": "POST",
+                    "url": server.url + path,
+                    "header": header,
+                    "body": encoded,
+                }
+                out.write(json.dumps(target) + "\n")
+        attack = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+            [
+                vegeta,
+                "attack",
+                "-format=json",
+                f"-targets={targets}",
+                "-rate=0",
+                f"-workers={concurrency}",
+                f"-max-workers={concurrency}",
+                f"-duration={VEGETA_SECONDS}s",
+                "-timeout=30s",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    report = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+        [vegeta, "report", "-type=json"],
+        input=attack.stdout,
+        check=True,
+        capture_output=True,
+    )
+    summary = json.loads(report.stdout)
+    latencies = summary["latencies"]
+    requests = int(summary["requests"])
+    ok = int(summary["status_codes"].get("200", 0))
+    return {
+        "requests": requests,
+        "errors": requests - ok,
+        "seconds": round((summary["duration"] + summary["wait"]) / 1e9, 3),
+        "requests_per_s": round(float(summary["throughput"]), 1),
+        "latency": {
+            "count": requests,
+            "mean_ms": round(latencies["mean"] / 1e6, 3),
+            "p50_ms": round(latencies["50th"] / 1e6, 3),
+            "p95_ms": round(latencies["95th"] / 1e6, 3),
+            "p99_ms": round(latencies["99th"] / 1e6, 3),
+            "max_ms": round(latencies["max"] / 1e6, 3),
+        },
+    }
+
+
+def _httpx(
+    server: ApiServer,
+    path: str,
+    bodies: Sequence[dict[str, Any]],
+    concurrency: int,
+) -> dict[str, Any]:
+    """Send each of ``bodies`` once with ``concurrency`` httpx clients."""
+    latencies, errors, seconds = asyncio.run(_drive(server, path, bodies, concurrency))
+    return {
+        "requests": len(bodies),
+        "errors": errors,
+        "seconds": round(seconds, 3),
+        "requests_per_s": round(len(bodies) / seconds, 1),
+        "latency": summarise(latencies),
+    }
+
+
+def _load(
+    vegeta: str | None,
+    server: ApiServer,
+    path: str,
+    bodies: Sequence[dict[str, Any]],
+    concurrency: int,
+) -> dict[str, Any]:
+    if vegeta is None:
+        return _httpx(server, path, bodies, concurrency)
+    return _vegeta(vegeta, server, path, bodies, concurrency)
+
+
+def measure_single(
+    server: ApiServer, probes: Sequence[Probe], vegeta: str | None
+) -> list[dict[str, Any]]:
     """Measure POST /v1/check throughput and latency at each concurrency level."""
     bodies = [check_body(p) for p in probes]
     asyncio.run(_drive(server, "/v1/check", bodies[:50], 4))
-    levels = []
-    for concurrency in CONCURRENCY:
-        latencies, errors, seconds = asyncio.run(
-            _drive(server, "/v1/check", bodies, concurrency)
-        )
-        levels.append(
-            {
-                "concurrency": concurrency,
-                "requests": len(bodies),
-                "errors": errors,
-                "seconds": round(seconds, 3),
-                "requests_per_s": round(len(bodies) / seconds, 1),
-                "latency": summarise(latencies),
-            }
-        )
-    return levels
+    return [
+        {
+            "concurrency": concurrency,
+            **_load(vegeta, server, "/v1/check", bodies, concurrency),
+        }
+        for concurrency in CONCURRENCY
+    ]
 
 
 def measure_authzen_batches(
-    server: ApiServer, probes: Sequence[Probe], batch_size: int, concurrency: int
+    server: ApiServer,
+    probes: Sequence[Probe],
+    batch_size: int,
+    concurrency: int,
+    vegeta: str | None,
 ) -> dict[str, Any]:
     """Measure POST /access/v1/evaluations with ``batch_size`` evaluations per request."""
     items = [evaluation_body(p) for p in probes]
@@ -214,38 +337,56 @@ def measure_authzen_batches(
         {"evaluations": items[start : start + batch_size]}
         for start in range(0, len(items) - batch_size + 1, batch_size)
     ]
-    latencies, errors, seconds = asyncio.run(
-        _drive(server, "/access/v1/evaluations", bodies, concurrency)
-    )
-    evaluations = len(bodies) * batch_size
+    load = _load(vegeta, server, "/access/v1/evaluations", bodies, concurrency)
     return {
         "batch_size": batch_size,
         "concurrency": concurrency,
-        "requests": len(bodies),
-        "errors": errors,
-        "evaluations_per_s": round(evaluations / seconds, 1),
-        "latency": summarise(latencies),
+        "requests": load["requests"],
+        "errors": load["errors"],
+        "evaluations_per_s": round(load["requests_per_s"] * batch_size, 1),
+        "latency": load["latency"],
     }
 
 
 def measure_http(
-    neo4j_uri: str, user: str, password: str, probes: Sequence[Probe]
+    neo4j_uri: str,
+    user: str,
+    password: str,
+    probes: Sequence[Probe],
+    workers: Sequence[int] = WORKERS,
 ) -> dict[str, Any]:
-    """Start the API, measure it and stop it, or return why HTTP was not measured."""
+    """Start the API with each worker count, measure it and stop it.
+
+    Returns why HTTP was not measured when this checkout has no API.
+    """
     if not api_available():
         return {"status": API_NOT_MERGED}
-    server = start_api(neo4j_uri, user, password, DECISION_LOG)
-    try:
-        idle = server.rss_mib()
-        single = measure_single(server, probes)
-        batches = [measure_authzen_batches(server, probes, 100, 4)]
-        after = server.rss_mib()
-    finally:
-        server.stop()
+    vegeta = find_vegeta()
+    single: list[dict[str, Any]] = []
+    batches: list[dict[str, Any]] = []
+    memory: dict[str, Any] = {}
+    for count in workers:
+        server = start_api(neo4j_uri, user, password, DECISION_LOG, workers=count)
+        try:
+            idle = server.rss_mib()
+            for level in measure_single(server, probes, vegeta):
+                single.append({"workers": count, **level})
+            for concurrency in (4, 16):
+                batch = measure_authzen_batches(
+                    server, probes, 100, concurrency, vegeta
+                )
+                batches.append({"workers": count, **batch})
+            memory[str(count)] = {
+                "rss_mib_idle": idle,
+                "rss_mib_after": server.rss_mib(),
+            }
+        finally:
+            server.stop()
     return {
         "status": "measured",
         "decision_log": DECISION_LOG,
+        "load_generator": "httpx" if vegeta is None else "vegeta",
         "single": single,
         "authzen_batches": batches,
-        "memory": {"rss_mib_idle": idle, "rss_mib_after": after},
+        "memory": memory,
     }

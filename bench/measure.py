@@ -95,6 +95,27 @@ def measure_import(engine: Engine, organisation: Organisation) -> dict[str, Any]
     }
 
 
+FLOOR_QUERIES = 1_000
+
+
+def measure_floor(store: Store, queries: int = FLOOR_QUERIES) -> dict[str, Any]:
+    """Time ``RETURN 1`` through the store's check path: the latency no check can beat.
+
+    The same driver, session and round trip as a check, with no graph work,
+    and the client CPU per query beside the wall time.
+    """
+    for _ in range(WARMUP_CHECKS):
+        store.read_query("RETURN 1 AS one", {})
+    samples: list[float] = []
+    cpu_started = time.process_time()
+    for _ in range(queries):
+        started = time.perf_counter()
+        store.read_query("RETURN 1 AS one", {})
+        samples.append((time.perf_counter() - started) * 1000.0)
+    cpu_ms = (time.process_time() - cpu_started) * 1000.0 / queries
+    return {**summarise(samples), "client_cpu_ms": round(cpu_ms, 3)}
+
+
 def _timed_check(engine: Engine, request: CheckRequest) -> tuple[Decision, float]:
     started = time.perf_counter()
     decision = engine.check(request)

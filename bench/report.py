@@ -85,8 +85,15 @@ def plot_throughput_vs_concurrency(results: dict[str, Any], path: Path) -> bool:
     if not levels:
         return False
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    concurrency = [level["concurrency"] for level in levels]
-    axes.plot(concurrency, [level["requests_per_s"] for level in levels], "-o")
+    for workers in sorted({level.get("workers", 1) for level in levels}):
+        line = [level for level in levels if level.get("workers", 1) == workers]
+        axes.plot(
+            [level["concurrency"] for level in line],
+            [level["requests_per_s"] for level in line],
+            "-o",
+            label=f"{workers} uvicorn worker(s)",
+        )
+    axes.legend()
     axes.set_xscale("log", base=2)
     axes.set_xlabel("concurrent clients")
     axes.set_ylabel("single-check requests per second")

@@ -158,6 +158,7 @@ def run_plan(
         "sizes": [],
         "http": {"status": "not measured: no Neo4j credentials for the API"},
     }
+    results["floor"] = measure.measure_floor(store)
     for size in plan.sizes:
         prepare_graph(store, allow_wipe)
         results["sizes"].append(bench_size(engine, plan, size))

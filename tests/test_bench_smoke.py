@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from delegraph.cypher.store import Store
 
-from bench import report
+from bench import api_load, report
+from bench.generate import Shape, allow_probes, deny_probes, generate
 from bench.run import Plan, run_plan
 
 TINY = Plan(
@@ -98,3 +99,41 @@ def test_report_writes_plots_and_page(results: dict[str, Any], tmp_path: Path) -
     assert "## Quick run" in text, text
     first = results["sizes"][0]["check"]["allowed"]
     assert f"{first['p50_ms']:.2f}" in text, text
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["found", "httpx"])
+def test_http_load_measures_api(
+    results: dict[str, Any],
+    neo4j_connection: tuple[str, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    fallback: bool,
+) -> None:
+    """The API bench gets 200 for every request, with vegeta if found and with httpx."""
+    if fallback:
+        monkeypatch.setattr(api_load, "find_vegeta", lambda: None)
+    monkeypatch.setattr(api_load, "CONCURRENCY", (1, 4))
+    monkeypatch.setattr(api_load, "VEGETA_SECONDS", 1)
+    organisation = generate(Shape(edges=600))
+    probes = allow_probes(organisation, 100) + deny_probes(organisation, 100)
+
+    http = api_load.measure_http(*neo4j_connection, probes, workers=(1,))
+
+    assert http["status"] == "measured", http
+    expected = "httpx" if fallback or api_load.find_vegeta() is None else "vegeta"
+    assert http["load_generator"] == expected, http
+    assert [level["concurrency"] for level in http["single"]] == [1, 4], http
+    for level in http["single"]:
+        assert level["requests"] > 0, level
+        assert level["errors"] == 0, level
+        assert level["requests_per_s"] > 0, level
+    for batch in http["authzen_batches"]:
+        assert batch["errors"] == 0, batch
+        assert batch["evaluations_per_s"] > 0, batch
+    assert http["memory"]["1"]["rss_mib_after"] > 0, http
+
+
+def test_driver_floor_measured(results: dict[str, Any]) -> None:
+    floor = results["floor"]
+    assert floor["count"] == 1_000, floor
+    assert 0 < floor["p50_ms"] <= floor["p99_ms"], floor
+    assert floor["client_cpu_ms"] > 0, floor
