@@ -90,6 +90,7 @@ def create_app(
             store,
             EngineConfig(max_chain=settings.max_chain),
             on_decision=None if decision_log is None else decision_log.record,
+            decision_file=settings.decision_file(),
         )
         try:
             app.state.engine.warm_up()

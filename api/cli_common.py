@@ -99,6 +99,7 @@ def open_engine(timeout: float = DEFAULT_TIMEOUT) -> Iterator[Engine]:
             store,
             EngineConfig(max_chain=settings.max_chain),
             on_decision=None if decision_log is None else decision_log.record,
+            decision_file=settings.decision_file(),
         )
     finally:
         # The CLI records decisions in the same log as the API. close() writes

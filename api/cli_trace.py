@@ -73,8 +73,8 @@ def decisions(
     timeout: float = TimeoutOption,
 ) -> None:
     """Show what an agent did, on whose authority, through which chain, and
-    which of those decisions a check would deny now (reads Neo4j, or the API
-    that --url names)."""
+    which of those decisions a check would deny now (reads the decision log that
+    DELEGRAPH_DECISION_LOG names and the graph, or the API that --url names)."""
     errors = Console(stderr=True)
     try:
         ref = parse_principal(agent, "AGENT", ACTORS)
@@ -118,7 +118,11 @@ def _read_trace(
     uri, user, password = settings.resolved_neo4j()
     store = Store(uri, (user, password), settings.neo4j_database, timeout)
     try:
-        engine = Engine(store, EngineConfig(max_chain=settings.max_chain))
+        engine = Engine(
+            store,
+            EngineConfig(max_chain=settings.max_chain),
+            decision_file=settings.decision_file(),
+        )
         return engine.trace(
             ref, since=window[0], until=window[1], limit=limit
         ).as_dict()
@@ -180,7 +184,7 @@ def _summary(trace: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> 
     if not entries:
         return (
             f"No logged decisions for {escape(trace['agent'])} {window}. "
-            "Only the neo4j decision log sink can be read here."
+            "With DELEGRAPH_DECISION_LOG=off nothing is logged."
         )
     allowed = sum(1 for e in entries if e["outcome"] == "allow")
     return (

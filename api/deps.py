@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
 import neo4j.exceptions
@@ -18,6 +18,7 @@ from delegraph.api.metrics import Metrics
 from delegraph.api.problems import Problem, store_unavailable
 from delegraph.api.settings import Settings
 from delegraph.cypher.store import StoreError
+from delegraph.engine.model import CheckRequest
 from delegraph.engine.service import Engine
 from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -118,11 +119,14 @@ def decide(
     endpoint: str,
     work: Callable[[], T],
     deny: dict[str, Any],
+    checks: Sequence[CheckRequest] = (),
 ) -> T:
     """Run a decision, timing it; a Neo4j failure becomes a 503 that denies.
 
     ``deny`` contains the members that make the 503 body read as a deny to a
-    client that ignores the status, e.g. ``{"allowed": False}``.
+    client that ignores the status, e.g. ``{"allowed": False}``. ``checks``
+    are the check requests that ``work`` decides: when Neo4j fails, each of
+    them goes to the decision log as a deny that names the failure.
     """
     metrics: Metrics = request.app.state.metrics
     started = time.perf_counter()
@@ -137,6 +141,14 @@ def decide(
             endpoint,
             error,
         )
+        if checks:
+            # The log queues the denies without waiting, and its writer thread
+            # writes them, so the 503 waits neither for the sink nor for a full
+            # queue. A deny that finds the queue full is dropped and counted.
+            engine: Engine = request.app.state.engine
+            engine.record_unavailable(
+                checks, f"denied because Neo4j failed: {_describe(error)}"
+            )
         raise store_unavailable(
             "the decision store (Neo4j) is unavailable, so the request is denied; "
             "retry later",
@@ -144,3 +156,9 @@ def decide(
         ) from error
     finally:
         metrics.check_latency.labels(endpoint).observe(time.perf_counter() - started)
+
+
+def _describe(error: BaseException) -> str:
+    """Return the error's type and message, or the type alone when the message is empty."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

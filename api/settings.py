@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from delegraph.api import neo4j_local
@@ -119,6 +120,18 @@ class Settings(BaseSettings):
             issuer=self.introspect_issuer,
             audience=self.introspect_audience,
         )
+
+    def decision_file(self) -> Path | None:
+        """Return the file of ``DELEGRAPH_DECISION_LOG=file:PATH``, else None.
+
+        The decision reads of the API and the CLI scan that file when it is set.
+        """
+        prefix = "file:"
+        if self.decision_log.startswith(prefix) and len(self.decision_log) > len(
+            prefix
+        ):
+            return Path(self.decision_log.removeprefix(prefix))
+        return None
 
     def open_decision_log(self, store: Store) -> DecisionLog | None:
         """Open the decision log that DELEGRAPH_DECISION_LOG names (None for off)."""

@@ -10,7 +10,10 @@ while the queue is full.
 
 Back-pressure: when the queue is full, ``record`` blocks the checking thread
 for up to ``put_timeout`` seconds; after that the record is dropped and
-counted in ``stats.dropped``. A hard kill (SIGKILL, power loss) loses what
+counted in ``stats.dropped``. The deny of a check that Neo4j failed
+(``Decision.store_failed``) never waits: it is dropped at once when the
+queue is full, because a Neo4j sink stalls in an outage and the 503 must
+not wait for it. A hard kill (SIGKILL, power loss) loses what
 is queued and the batch being written: at most ``capacity + batch_size``
 records. ``close`` (also run at interpreter exit) writes everything queued.
 
@@ -351,7 +354,11 @@ class DecisionLog:
         )
 
     def record(self, decision: Decision) -> None:
-        """Queue ``decision`` (the Engine's on_decision hook); blocks while the queue is full."""
+        """Queue ``decision`` (the Engine's on_decision hook); blocks while the queue is full.
+
+        The deny of a check that Neo4j failed never blocks. When the queue is
+        full, that deny is dropped at once.
+        """
         self.stats.add("received")
         if not self._sampled(decision.decision_id):
             self.stats.add("sampled_out")
@@ -361,11 +368,15 @@ class DecisionLog:
             return
         entry = record_of(decision, self.hash_key)
         try:
-            self._queue.put(entry, timeout=self.put_timeout)
+            if decision.store_failed:
+                self._queue.put_nowait(entry)
+            else:
+                self._queue.put(entry, timeout=self.put_timeout)
         except queue.Full:
+            waited = 0.0 if decision.store_failed else self.put_timeout
             self._drop(
                 decision.decision_id,
-                f"the queue stayed full ({self.capacity}) for {self.put_timeout} s",
+                f"the queue stayed full ({self.capacity}) for {waited} s",
             )
             return
         self.stats.add("queued")

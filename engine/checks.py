@@ -201,8 +201,28 @@ def _chain(candidate: dict[str, Any]) -> Chain:
     )
 
 
+def record_unavailable(
+    engine: Engine, requests: Sequence[CheckRequest], reason: str
+) -> list[Decision]:
+    """Hand one deny per request to ``on_decision``, for checks that Neo4j failed.
+
+    The denies carry ``reason``, no chain and ``store_failed``. Nothing here
+    reads Neo4j.
+    """
+    now = engine.clock()
+    verdict = Verdict(allowed=False, reason=reason)
+    return [
+        _record(engine, request, verdict, now, store_failed=True)
+        for request in requests
+    ]
+
+
 def _record(
-    engine: Engine, request: CheckRequest, verdict: Verdict, now: datetime
+    engine: Engine,
+    request: CheckRequest,
+    verdict: Verdict,
+    now: datetime,
+    store_failed: bool = False,
 ) -> Decision:
     decision = Decision(
         allowed=verdict.allowed,
@@ -211,6 +231,7 @@ def _record(
         chain=verdict.chain,
         request=request,
         decided_at=now,
+        store_failed=store_failed,
     )
     logger.debug(
         "decision=%s request=%s allowed=%s subject=%s action=%s resource=%s",

@@ -135,6 +135,8 @@ class Decision:
     chain: Chain | None = None
     request: CheckRequest | None = None
     decided_at: datetime | None = None
+    # True for the deny of a check that Neo4j failed to decide.
+    store_failed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from delegraph.cypher.store import Store
@@ -60,11 +61,15 @@ class Engine:
         config: EngineConfig | None = None,
         clock: Callable[[], datetime] = utc_now,
         on_decision: Callable[[Decision], None] | None = None,
+        decision_file: Path | None = None,
     ) -> None:
         self.store = store
         self.config = config or EngineConfig()
         self.clock = clock
         self.on_decision = on_decision
+        # The JSONL file of the file sink: when set, the decision reads and
+        # traces scan it instead of the (:Decision) nodes.
+        self.decision_file = decision_file
 
     # Writes (module ``graph``; delegation rules in ``delegations``).
     def import_document(self, document: Document) -> Any:
@@ -245,6 +250,13 @@ class Engine:
         from delegraph.engine import checks
 
         return checks.check_batch(self, requests)
+
+    def record_unavailable(
+        self, requests: Sequence[CheckRequest], reason: str
+    ) -> list[Decision]:
+        from delegraph.engine import checks
+
+        return checks.record_unavailable(self, requests, reason)
 
     def warm_up(self) -> None:
         """Plan the check queries before the first request (raises StoreError if Neo4j fails)."""

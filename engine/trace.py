@@ -1,7 +1,8 @@
 """Reads of the decision log: filtered decision pages and an agent's trace.
 
-Both read the (:Decision) nodes that the Neo4j sink writes. With the file
-sink the records are in the JSONL file instead, and these reads find none.
+Both read the (:Decision) nodes that the Neo4j sink writes or, when the
+Engine has a ``decision_file``, the JSONL file of the file sink (module
+``decision_file``).
 
 A trace re-checks each logged decision against the live graph. The log keeps
 the context's keys but not its values, so a re-check runs with an empty
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from delegraph.cypher.queries import query
-from delegraph.engine import checks
+from delegraph.engine import checks, decision_file
 from delegraph.engine.audit import OUTCOMES, DecisionRecord
 from delegraph.engine.crud import (
     MAX_PAGE_SIZE,
@@ -119,6 +120,12 @@ def decisions(
     scope = where.scope()
     after = decode_page_token(page_token, scope)
     after_at, after_id = _page_position(after, page_token)
+    if engine.decision_file is not None:
+        after_key = None if after_at is None else (after_at, str(after_id))
+        found = decision_file.read_page(
+            engine.decision_file, where, size + 1, after_key
+        )
+        return _page_of(found, size, scope)
     text = (
         query(QUERIES, where.entry_query()) + "\n" + query(QUERIES, "decisions_filter")
     )
@@ -135,9 +142,16 @@ def decisions(
         return [record["d"] for record in tx.run(text, parameters)]
 
     rows = engine.store.read(work, consistency_token)
-    items = tuple(DecisionRecord.from_properties(row) for row in rows[:size])
+    return _page_of([DecisionRecord.from_properties(row) for row in rows], size, scope)
+
+
+def _page_of(
+    records: list[DecisionRecord], size: int, scope: dict[str, Any]
+) -> Page[DecisionRecord]:
+    """Return the first ``size`` records, with a token when one more was read."""
+    items = tuple(records[:size])
     next_token = None
-    if len(rows) > size:
+    if len(records) > size:
         last = items[-1]
         next_token = encode_page_token(scope, [last.at.isoformat(), last.id])
     return Page(items, next_token)
@@ -150,13 +164,17 @@ def _page_position(
         return None, None
     try:
         at_text, decision_id = after
-        return datetime.fromisoformat(at_text), str(decision_id)
+        at = datetime.fromisoformat(at_text)
+        if at.tzinfo is None:
+            # The pages compare times with a timezone, and tokens carry one.
+            raise ValueError(f"page_token time {at_text} has no timezone")
     except (TypeError, ValueError) as error:
         raise InvalidRequest(
             "page_token is not a token that this list returned",
             "page_token",
             page_token,
         ) from error
+    return at, str(decision_id)
 
 
 # Trace.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_helpers import CHECK, auth, load
+from api_helpers import ADMIN, CHECK, GRAPH, auth, load
 from fastapi.testclient import TestClient
 
 
@@ -283,6 +283,126 @@ def test_search_action(api: TestClient) -> None:
     assert response.status_code == 200, response.text
     names = sorted(r["name"] for r in response.json()["results"])
     assert names == ["read", "write"], response.text
+
+
+MANY_ACTIONS = ["approve", "comment", "delete", "read", "share", "write"]
+
+
+def load_many_actions(api: TestClient) -> None:
+    """Import GRAPH plus a grant of six actions to bob on document:other."""
+    graph = {
+        **GRAPH,
+        "grants": [
+            *GRAPH["grants"],
+            {
+                "principal": "user:bob",
+                "resource": "document:other",
+                "actions": MANY_ACTIONS,
+            },
+        ],
+    }
+    response = api.post("/v1/graph/import", json=graph, headers=ADMIN)
+    assert response.status_code == 200, response.text
+
+
+def test_search_action_pages_by_one(api: TestClient) -> None:
+    load_many_actions(api)
+    body: dict[str, Any] = {
+        "subject": {"type": "user", "id": "bob"},
+        "resource": {"type": "document", "id": "other"},
+        "page": {"limit": 1},
+    }
+    seen: list[str] = []
+    for _ in range(len(MANY_ACTIONS) + 2):
+        response = api.post("/access/v1/search/action", json=body, headers=CHECK)
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert len(results) <= 1, response.text
+        seen.extend(r["name"] for r in results)
+        token = response.json()["page"]["next_token"]
+        if token == "":
+            break
+        body["page"] = {"limit": 1, "token": token}
+    assert seen == MANY_ACTIONS, seen
+
+
+def test_search_action_page_of_four(api: TestClient) -> None:
+    load_many_actions(api)
+    body: dict[str, Any] = {
+        "subject": {"type": "user", "id": "bob"},
+        "resource": {"type": "document", "id": "other"},
+        "page": {"limit": 4},
+    }
+    first = api.post("/access/v1/search/action", json=body, headers=CHECK)
+    assert first.status_code == 200, first.text
+    assert [r["name"] for r in first.json()["results"]] == MANY_ACTIONS[:4]
+    token = first.json()["page"]["next_token"]
+    assert token != "", first.text
+    body["page"] = {"limit": 4, "token": token}
+    second = api.post("/access/v1/search/action", json=body, headers=CHECK)
+    assert second.status_code == 200, second.text
+    assert [r["name"] for r in second.json()["results"]] == MANY_ACTIONS[4:]
+    assert second.json()["page"] == {"next_token": ""}, second.text
+
+
+def test_search_action_bad_limit(api: TestClient) -> None:
+    load_many_actions(api)
+    body: dict[str, Any] = {
+        "subject": {"type": "user", "id": "bob"},
+        "resource": {"type": "document", "id": "other"},
+    }
+    # A limit that is not an integer is malformed: 400 like any bad field.
+    malformed = {**body, "page": {"limit": "many"}}
+    response = api.post("/access/v1/search/action", json=malformed, headers=CHECK)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "page.limit", response.text
+    # An integer out of range is 422, as on the subject search.
+    subjects = {
+        "subject": {"type": "user"},
+        "action": {"name": "read"},
+        "resource": {"type": "document", "id": "other"},
+    }
+    for limit in (0, -1, 1001):
+        for path, search in (("action", body), ("subject", subjects)):
+            paged = {**search, "page": {"limit": limit}}
+            response = api.post(f"/access/v1/search/{path}", json=paged, headers=CHECK)
+            assert response.status_code == 422, f"{path} {limit}: {response.text}"
+            assert response.json()["field"] == "page.limit", response.text
+
+
+def test_search_action_bad_token(api: TestClient) -> None:
+    load_many_actions(api)
+    body: dict[str, Any] = {
+        "subject": {"type": "user", "id": "bob"},
+        "resource": {"type": "document", "id": "other"},
+        "page": {"limit": 1},
+    }
+    first = api.post("/access/v1/search/action", json=body, headers=CHECK)
+    assert first.status_code == 200, first.text
+    action_token = first.json()["page"]["next_token"]
+    subjects = {
+        "subject": {"type": "agent"},
+        "action": {"name": "read"},
+        "resource": {"type": "document", "id": "q3"},
+        "page": {"limit": 1},
+    }
+    subject_page = api.post("/access/v1/search/subject", json=subjects, headers=CHECK)
+    assert subject_page.status_code == 200, subject_page.text
+    subject_token = subject_page.json()["page"]["next_token"]
+    assert subject_token != "", subject_page.text
+
+    other_resource = {**body, "resource": {"type": "document", "id": "q3"}}
+    cases = {
+        "garbage": {**body, "page": {"token": "garbage"}},
+        "subject search": {**body, "page": {"token": subject_token}},
+        "other resource": {**other_resource, "page": {"token": action_token}},
+    }
+    for case, request_body in cases.items():
+        response = api.post(
+            "/access/v1/search/action", json=request_body, headers=CHECK
+        )
+        assert response.status_code == 400, f"{case}: {response.text}"
+        assert response.json()["field"] == "page.token", f"{case}: {response.text}"
 
 
 def test_search_with_context_agent(api: TestClient) -> None:

@@ -17,7 +17,7 @@ from delegraph.api.app import create_app
 from delegraph.api.cli import app as cli_app
 from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store
-from delegraph.engine.audit import DecisionLog, Neo4jSink
+from delegraph.engine.audit import DecisionLog, JsonlSink, Neo4jSink
 from delegraph.engine.errors import InvalidRequest
 from delegraph.engine.service import Engine
 from fastapi.testclient import TestClient
@@ -45,18 +45,33 @@ class LoggedApi:
     client: TestClient
     log: DecisionLog
     store: Store
+    # The DELEGRAPH_DECISION_LOG value of the sink: "neo4j" or "file:PATH".
+    spec: str
+    decision_file: Path | None
 
 
-@pytest.fixture
-def logged(api_settings: Settings, clean_store: Store) -> Iterator[LoggedApi]:
-    """The API over an Engine whose decisions go to a Neo4j decision log."""
-    log = DecisionLog(Neo4jSink(clean_store))
-    engine = Engine(clean_store, on_decision=log.record)
+@pytest.fixture(params=("neo4j", "file"))
+def logged(
+    request: pytest.FixtureRequest,
+    api_settings: Settings,
+    clean_store: Store,
+    tmp_path: Path,
+) -> Iterator[LoggedApi]:
+    """The API over an Engine that logs to, and reads from, each sink in turn."""
+    path = None
+    if request.param == "neo4j":
+        log = DecisionLog(Neo4jSink(clean_store))
+        spec = "neo4j"
+    else:
+        path = tmp_path / "decisions.jsonl"
+        log = DecisionLog(JsonlSink(path))
+        spec = f"file:{path}"
+    engine = Engine(clean_store, on_decision=log.record, decision_file=path)
     app = create_app(api_settings, engine)
     try:
         with TestClient(app) as client:
             load(client)
-            yield LoggedApi(client, log, clean_store)
+            yield LoggedApi(client, log, clean_store, spec, path)
     finally:
         log.close()
 
@@ -288,11 +303,7 @@ def test_one_record_per_decision_under_load(logged: LoggedApi) -> None:
     assert stats["dropped"] == 0, stats
     assert stats["failed"] == 0, stats
 
-    with logged.store.driver.session(database=logged.store.database) as session:
-        rows = session.run(
-            "MATCH (d:Decision) RETURN d.request_id AS rid, count(*) AS n"
-        ).data()
-    assert {row["rid"]: row["n"] for row in rows} == expected
+    assert stored_request_ids(logged) == expected
 
     listed = Counter[str]()
     token = None
@@ -306,6 +317,18 @@ def test_one_record_per_decision_under_load(logged: LoggedApi) -> None:
         if token is None:
             break
     assert dict(listed) == expected
+
+
+def stored_request_ids(logged: LoggedApi) -> dict[str, int]:
+    """Count the stored records per request id, straight from the sink."""
+    if logged.decision_file is not None:
+        lines = logged.decision_file.read_text(encoding="utf-8").splitlines()
+        return dict(Counter(json.loads(line)["request_id"] for line in lines))
+    with logged.store.driver.session(database=logged.store.database) as session:
+        rows = session.run(
+            "MATCH (d:Decision) RETURN d.request_id AS rid, count(*) AS n"
+        ).data()
+    return {row["rid"]: row["n"] for row in rows}
 
 
 def test_app_lifespan_logs_to_file(
@@ -349,12 +372,16 @@ def test_app_rejects_bad_decision_log_setting(clean_store: Store) -> None:
 
 @pytest.fixture
 def cli_env(
-    monkeypatch: pytest.MonkeyPatch, neo4j_connection: tuple[str, str, str]
+    monkeypatch: pytest.MonkeyPatch,
+    neo4j_connection: tuple[str, str, str],
+    logged: LoggedApi,
 ) -> None:
+    """Point the CLI at the test Neo4j and at the decision log of ``logged``."""
     uri, user, password = neo4j_connection
     monkeypatch.setenv("NEO4J_URI", uri)
     monkeypatch.setenv("NEO4J_USER", user)
     monkeypatch.setenv("NEO4J_PASSWORD", password)
+    monkeypatch.setenv("DELEGRAPH_DECISION_LOG", logged.spec)
     monkeypatch.setenv("COLUMNS", "200")
 
 

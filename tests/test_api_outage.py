@@ -8,6 +8,7 @@ stopping it never touches the server the other tests use.
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from delegraph.api import neo4j_local
 from delegraph.api.app import create_app
 from delegraph.api.settings import Settings
 from delegraph.cypher.store import Store
+from delegraph.engine.audit import DecisionLog, JsonlSink
 from delegraph.engine.service import Engine
 from fastapi.testclient import TestClient
 
@@ -143,3 +145,86 @@ def test_checks_fail_closed_and_recover(
     after = wait_for_check(outage_api)
     assert after.json()["allowed"] is True, after.text
     assert outage_api.get("/readyz").status_code == 200
+
+
+@pytest.fixture
+def file_logged_api(
+    outage_server: neo4j_local.LocalNeo4jConfig, tmp_path: Path
+) -> Iterator[tuple[TestClient, DecisionLog, Path]]:
+    """The API over the outage server, logging decisions to a JSONL file."""
+    password = neo4j_local.read_password(outage_server) or ""
+    store = Store(
+        outage_server.bolt_uri, (neo4j_local.USER, password), query_timeout=5.0
+    )
+    path = tmp_path / "decisions.jsonl"
+    log = DecisionLog(JsonlSink(path))
+    engine = Engine(store, on_decision=log.record, decision_file=path)
+    try:
+        with TestClient(create_app(Settings(jwt_secret=SECRET), engine)) as client:
+            yield client, log, path
+    finally:
+        log.close()
+        store.close()
+
+
+def test_outage_denies_are_logged(
+    file_logged_api: tuple[TestClient, DecisionLog, Path],
+    outage_server: neo4j_local.LocalNeo4jConfig,
+) -> None:
+    client, log, path = file_logged_api
+    imported = client.post("/v1/graph/import", json=GRAPH, headers=ADMIN)
+    assert imported.status_code == 200, imported.text
+    assert wait_for_check(client).json()["allowed"] is True
+
+    neo4j_local.stop(outage_server)
+    try:
+        single = client.post(
+            "/v1/check",
+            json=CHECK_BODY,
+            headers={**CHECK, "X-Request-ID": "outage-single"},
+        )
+        assert_denied_503(single, "allowed")
+        batch = client.post(
+            "/v1/check/batch",
+            json={"checks": [CHECK_BODY, {**CHECK_BODY, "action": "write"}]},
+            headers={**CHECK, "X-Request-ID": "outage-batch"},
+        )
+        assert_denied_503(batch, "allowed")
+        evaluation = client.post(
+            "/access/v1/evaluation",
+            json=EVALUATION,
+            headers={**CHECK, "X-Request-ID": "outage-evaluation"},
+        )
+        assert_denied_503(evaluation, "decision")
+        assert log.flush(timeout=30)
+    finally:
+        neo4j_local.start(outage_server)
+
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_request.setdefault(record["request_id"], []).append(record)
+    assert len(by_request.get("outage-single", [])) == 1, records
+    assert len(by_request.get("outage-batch", [])) == 2, records
+    assert len(by_request.get("outage-evaluation", [])) == 1, records
+
+    single_record = by_request["outage-single"][0]
+    assert single_record["outcome"] == "deny"
+    assert single_record["chain"] is None
+    assert "Neo4j failed" in single_record["reason"], single_record
+    assert single_record["subject"] == "agent:sub"
+    assert single_record["action"] == "read"
+    assert single_record["resource"] == "document:q3"
+    batch_actions = sorted(r["action"] for r in by_request["outage-batch"])
+    assert batch_actions == ["read", "write"]
+    for record in by_request["outage-batch"] + by_request["outage-evaluation"]:
+        assert record["outcome"] == "deny", record
+        assert "Neo4j failed" in record["reason"], record
+
+    # The decision reads return the outage denies from the file as well.
+    after = wait_for_check(client)
+    assert after.json()["allowed"] is True, after.text
+    listed = client.get("/v1/decisions", params={"outcome": "deny"}, headers=ADMIN)
+    assert listed.status_code == 200, listed.text
+    listed_ids = {item["request_id"] for item in listed.json()["items"]}
+    assert {"outage-single", "outage-batch", "outage-evaluation"} <= listed_ids

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from delegraph.engine.errors import InvalidRequest
 from delegraph.engine.graph import import_document
 from delegraph.engine.model import CheckRequest
 from delegraph.engine.refs import parse_ref
-from delegraph.engine.service import Engine
+from delegraph.engine.service import Engine, utc_now
 
 GRAPH = {
     "users": ["alice", "bob"],
@@ -69,8 +69,38 @@ def request(
     )
 
 
+SINKS = ("neo4j", "file")
+
+
+def open_logged(
+    store: Store,
+    sink_name: str,
+    tmp_path: Path,
+    clock: Callable[[], datetime] = utc_now,
+) -> tuple[Engine, DecisionLog]:
+    """Return an Engine whose decisions go to the named sink and are read back from it."""
+    if sink_name == "neo4j":
+        log = DecisionLog(Neo4jSink(store))
+        return Engine(store, clock=clock, on_decision=log.record), log
+    path = tmp_path / "decisions.jsonl"
+    log = DecisionLog(JsonlSink(path))
+    engine = Engine(store, clock=clock, on_decision=log.record, decision_file=path)
+    return engine, log
+
+
+@pytest.fixture(params=SINKS)
+def logged(
+    request: pytest.FixtureRequest, clean_store: Store, tmp_path: Path
+) -> Iterator[tuple[Engine, DecisionLog]]:
+    """An Engine over GRAPH that logs to, and reads from, each sink in turn."""
+    import_document(clean_store, parse_document(GRAPH))
+    engine, log = open_logged(clean_store, request.param, tmp_path)
+    yield engine, log
+    log.close()
+
+
 @pytest.fixture
-def logged(clean_store: Store) -> Iterator[tuple[Engine, DecisionLog]]:
+def neo4j_logged(clean_store: Store) -> Iterator[tuple[Engine, DecisionLog]]:
     import_document(clean_store, parse_document(GRAPH))
     log = DecisionLog(Neo4jSink(clean_store))
     engine = Engine(clean_store, on_decision=log.record)
@@ -124,9 +154,9 @@ def test_deny_record_keeps_reason(logged: tuple[Engine, DecisionLog]) -> None:
 
 
 def test_decision_nodes_link_graph(
-    logged: tuple[Engine, DecisionLog], clean_store: Store
+    neo4j_logged: tuple[Engine, DecisionLog], clean_store: Store
 ) -> None:
-    engine, log = logged
+    engine, log = neo4j_logged
     decision = engine.check(
         request("agent:a2", "document:q3", on_behalf_of="user:alice")
     )
@@ -186,12 +216,16 @@ def test_decision_filters(logged: tuple[Engine, DecisionLog]) -> None:
     assert found(subject=agent_a1, outcome="allow") == {a1_q4_bob.decision_id}
 
 
-def test_decision_time_window(clean_store: Store) -> None:
+@pytest.mark.parametrize("sink_name", SINKS)
+def test_decision_time_window(
+    clean_store: Store, tmp_path: Path, sink_name: str
+) -> None:
     import_document(clean_store, parse_document(GRAPH))
     start = datetime(2030, 1, 1, tzinfo=UTC)
     moments = iter([start + timedelta(minutes=m) for m in range(5)])
-    log = DecisionLog(Neo4jSink(clean_store))
-    engine = Engine(clean_store, clock=lambda: next(moments), on_decision=log.record)
+    engine, log = open_logged(
+        clean_store, sink_name, tmp_path, clock=lambda: next(moments)
+    )
     made = [engine.check(request("agent:a1", "document:q3")) for _ in range(5)]
     log.close()
 
@@ -221,6 +255,46 @@ def test_decision_pages_cover_all(logged: tuple[Engine, DecisionLog]) -> None:
     assert pages == 4
     assert len(seen) == len(set(seen))
     assert set(seen) == {d.decision_id for d in made}
+
+
+@pytest.mark.parametrize("sink_name", SINKS)
+def test_decision_ties_order_by_id(
+    clean_store: Store, tmp_path: Path, sink_name: str
+) -> None:
+    import_document(clean_store, parse_document(GRAPH))
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+    engine, log = open_logged(clean_store, sink_name, tmp_path, clock=lambda: moment)
+    made = engine.check_batch([request("agent:a1", "document:q3")] * 6)
+    assert log.flush(10)
+    expected = sorted((d.decision_id for d in made), reverse=True)
+
+    first = engine.decisions(limit=4)
+    assert ids(first.items) == expected[:4]
+    assert first.next_page_token is not None
+    second = engine.decisions(limit=4, page_token=first.next_page_token)
+    assert ids(second.items) == expected[4:]
+    assert second.next_page_token is None
+    log.close()
+
+
+def test_file_reader_skips_invalid_lines(clean_store: Store, tmp_path: Path) -> None:
+    import_document(clean_store, parse_document(GRAPH))
+    engine, log = open_logged(clean_store, "file", tmp_path)
+    made = engine.check(request("agent:a1", "document:q3"))
+    log.close()
+    path = tmp_path / "decisions.jsonl"
+    with path.open("a", encoding="utf-8") as file:
+        file.write('{"decision_id": "cut-off", "at": "2030-01-0')
+
+    page = engine.decisions()
+    assert ids(page.items) == [made.decision_id]
+
+
+def test_file_reader_missing_file_is_empty(clean_store: Store, tmp_path: Path) -> None:
+    engine = Engine(clean_store, decision_file=tmp_path / "absent.jsonl")
+    page = engine.decisions()
+    assert page.items == ()
+    assert page.next_page_token is None
 
 
 def test_decision_filter_errors(logged: tuple[Engine, DecisionLog]) -> None:
@@ -338,6 +412,30 @@ def test_full_queue_blocks_then_drops(clean_store: Store, tmp_path: Path) -> Non
     assert len((tmp_path / "slow.jsonl").read_text().splitlines()) == 4
 
 
+def test_full_queue_drops_store_failed(clean_store: Store, tmp_path: Path) -> None:
+    import_document(clean_store, parse_document(GRAPH))
+    sink = SlowSink(tmp_path / "slow.jsonl")
+    log = DecisionLog(sink, capacity=2, batch_size=1, put_timeout=60.0)
+    engine = Engine(clean_store, on_decision=log.record)
+    # One record is taken by the blocked writer, two fill the queue.
+    for _ in range(3):
+        engine.check(request("agent:a1", "document:q3"))
+
+    # A deny of a failed check must not wait the 60 s put_timeout.
+    failed = threading.Thread(
+        target=engine.record_unavailable,
+        args=([request("agent:a1", "document:q3")], "denied because Neo4j failed"),
+    )
+    failed.start()
+    failed.join(timeout=10)
+    returned = not failed.is_alive()
+    sink.release.set()
+    log.close()
+    assert returned
+    assert log.stats.dropped == 1
+    assert log.stats.written == 3
+
+
 def test_closed_log_drops(clean_store: Store, tmp_path: Path) -> None:
     import_document(clean_store, parse_document(GRAPH))
     log = DecisionLog(JsonlSink(tmp_path / "closed.jsonl"))
@@ -392,7 +490,11 @@ def test_concurrent_load_one_record_each(
     log.close()
 
     expected = threads * per_thread + len(batch)
-    assert count_decisions(clean_store) == expected
+    if engine.decision_file is None:
+        assert count_decisions(clean_store) == expected
+    else:
+        lines = engine.decision_file.read_text(encoding="utf-8").splitlines()
+        assert len(lines) == expected
     assert log.stats.written == expected
     assert log.stats.dropped == 0
     logged_ids: set[str] = set()

@@ -203,7 +203,13 @@ def _evaluate_one(
         raise Problem(
             400, error.message, field=error.field, value=error.value
         ) from error
-    decision = decide(request, "evaluation", lambda: engine.check(check_request), DENY)
+    decision = decide(
+        request,
+        "evaluation",
+        lambda: engine.check(check_request),
+        DENY,
+        checks=[check_request],
+    )
     request.app.state.metrics.count_decisions("evaluation", [decision.allowed])
     return result_out(decision, reasons)
 
@@ -287,7 +293,13 @@ def _execute_all(
 ) -> list[dict[str, Any]]:
     """Decide every item, the valid ones in one batch query."""
     checks = [item for item in items if isinstance(item, CheckRequest)]
-    decisions = decide(request, "evaluations", lambda: engine.check_batch(checks), DENY)
+    decisions = decide(
+        request,
+        "evaluations",
+        lambda: engine.check_batch(checks),
+        DENY,
+        checks=checks,
+    )
     request.app.state.metrics.count_decisions(
         "evaluations", [d.allowed for d in decisions]
     )
@@ -310,7 +322,11 @@ def _short_circuit(
     for item in items:
         if isinstance(item, CheckRequest):
             decision = decide(
-                request, "evaluations", functools.partial(engine.check, item), DENY
+                request,
+                "evaluations",
+                functools.partial(engine.check, item),
+                DENY,
+                checks=[item],
             )
             request.app.state.metrics.count_decisions("evaluations", [decision.allowed])
             result = result_out(decision, reasons)

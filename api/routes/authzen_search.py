@@ -14,6 +14,7 @@ from delegraph.api.auth import CheckCaller
 from delegraph.api.deps import EngineDep, SettingsDep, decide, request_id
 from delegraph.api.problems import PROBLEM_RESPONSES, Problem
 from delegraph.api.routes.authzen import Action, Entity, Lenient, agent_ref
+from delegraph.engine.crud import decode_page_token, encode_page_token
 from delegraph.engine.documents import parse_action
 from delegraph.engine.errors import InvalidRequest, NotFound
 from delegraph.engine.model import CheckRequest
@@ -241,8 +242,9 @@ def search_action(
 
     With ``context.agent``, the actions that agent may do on it for the subject.
     """
-    _limit(body.page, settings.max_page_size)
+    limit = _limit(body.page, settings.max_page_size)
     agent = _acting_agent(body.context)
+    after = _action_page_start(body, agent)
     try:
         subject = parse_principal(f"{body.subject.type}:{body.subject.id}", "subject")
         resource = parse_resource(
@@ -254,10 +256,10 @@ def search_action(
 
     def work() -> dict[str, Any]:
         # who_can pages over the (principal, action) pairs of every principal,
-        # so the search reads all its pages and returns this subject's actions
-        # as one page.
-        actions: list[str] = []
-        token = _token(body.page)
+        # so the search reads all its pages, keeps this subject's actions and
+        # pages over their sorted names itself.
+        actions: set[str] = set()
+        token = None
         while True:
             try:
                 page = engine.who_can(resource, None, settings.max_page_size, token)
@@ -265,6 +267,8 @@ def search_action(
                 return _result([], None)
             for entry in page.items:
                 if entry.principal != str(actor) or entry.action in actions:
+                    continue
+                if after is not None and entry.action <= after:
                     continue
                 needs_check = entry.conditional or on_behalf_of is not None
                 if needs_check and not _holds(
@@ -280,11 +284,16 @@ def search_action(
                     ),
                 ):
                     continue
-                actions.append(entry.action)
+                actions.add(entry.action)
             token = page.next_page_token
             if token is None:
                 break
-        return _result([{"name": name} for name in actions], None)
+        names = sorted(actions)
+        next_token = None
+        if len(names) > limit:
+            names = names[:limit]
+            next_token = encode_page_token(_action_scope(body, agent), names[-1])
+        return _result([{"name": name} for name in names], next_token)
 
     return _run(request, "search_action", work)
 
@@ -315,6 +324,41 @@ def _check(
         on_behalf_of=on_behalf_of,
         request_id=request_id(request),
     )
+
+
+def _action_scope(body: ActionSearchBody, agent: Ref | None) -> dict[str, Any]:
+    """Return what an action search's page token is bound to.
+
+    The context is not part of it, so a caller that changes the context
+    between pages gets the pages of the new context after the same name.
+    """
+    return {
+        "search": "action",
+        "subject": f"{body.subject.type}:{body.subject.id}",
+        "resource": f"{body.resource.type}:{body.resource.id}",
+        "agent": None if agent is None else str(agent),
+    }
+
+
+def _action_page_start(body: ActionSearchBody, agent: Ref | None) -> str | None:
+    """Return the last action name of the previous page, or None on the first page.
+
+    Raises a 400 on ``page.token`` when the token is malformed or came from
+    another search.
+    """
+    token = _token(body.page)
+    try:
+        after = decode_page_token(token, _action_scope(body, agent))
+    except InvalidRequest as error:
+        raise _bad_page_token(error) from error
+    if after is not None and not isinstance(after, str):
+        raise Problem(
+            400,
+            "page.token is not a token that this search returned",
+            field="page.token",
+            value=token,
+        )
+    return after
 
 
 def _acting_agent(context: dict[str, Any] | None) -> Ref | None:

@@ -35,7 +35,13 @@ def check(
 ) -> JSONResponse:
     """Decide one request against the live graph; 503 with `allowed: false` if Neo4j fails."""
     check_request = body.to_request(request_id(request))
-    decision = decide(request, "check", lambda: engine.check(check_request), DENY)
+    decision = decide(
+        request,
+        "check",
+        lambda: engine.check(check_request),
+        DENY,
+        checks=[check_request],
+    )
     request.app.state.metrics.count_decisions("check", [decision.allowed])
     return json_out(decision_out(decision))
 
@@ -55,7 +61,11 @@ def check_batch(
         for index, item in enumerate(body.checks)
     ]
     decisions = decide(
-        request, "check_batch", lambda: engine.check_batch(requests), DENY
+        request,
+        "check_batch",
+        lambda: engine.check_batch(requests),
+        DENY,
+        checks=requests,
     )
     request.app.state.metrics.count_decisions(
         "check_batch", [d.allowed for d in decisions]

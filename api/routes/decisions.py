@@ -1,7 +1,8 @@
 """The decision log over HTTP: filtered decision pages and an agent's trace.
 
-Both endpoints read the (:Decision) nodes of the Neo4j sink, so with
-``DELEGRAPH_DECISION_LOG=file:PATH`` or ``off`` they return empty pages.
+Both endpoints read the sink that ``DELEGRAPH_DECISION_LOG`` names: the
+(:Decision) nodes for ``neo4j``, the JSONL file for ``file:PATH``. With
+``off`` they read the (:Decision) nodes, which are then those of earlier runs.
 They are admin only, as an audit log is. A record names who acted on what
 through whose delegations, and a PEP with the ``check`` role has no need to
 read that.
