@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,14 +187,14 @@ def evaluation_body(probe: Probe) -> dict[str, Any]:
 
 async def _drive(
     server: ApiServer, path: str, bodies: Sequence[dict[str, Any]], concurrency: int
-) -> tuple[list[float], int, float]:
-    """Post every body with ``concurrency`` workers; return latencies, errors, seconds."""
+) -> tuple[list[float], Counter[str], float]:
+    """Post every body with ``concurrency`` workers; return latencies, statuses, seconds."""
     headers = {"Authorization": f"Bearer {server.token}"}
     limits = httpx.Limits(
         max_connections=concurrency, max_keepalive_connections=concurrency
     )
     latencies: list[float] = []
-    errors = 0
+    statuses: Counter[str] = Counter()
     queue = iter(bodies)
 
     async with httpx.AsyncClient(
@@ -201,18 +202,16 @@ async def _drive(
     ) as client:
 
         async def worker() -> None:
-            nonlocal errors
             for body in queue:
                 started = time.perf_counter()
                 response = await client.post(path, json=body)
                 latencies.append((time.perf_counter() - started) * 1000.0)
-                if response.status_code != 200:
-                    errors += 1
+                statuses[str(response.status_code)] += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         seconds = time.perf_counter() - started
-    return latencies, errors, seconds
+    return latencies, statuses, seconds
 
 
 def _vegeta(
@@ -267,6 +266,7 @@ def _vegeta(
     return {
         "requests": requests,
         "errors": requests - ok,
+        "status_codes": dict(summary["status_codes"]),
         "seconds": round((summary["duration"] + summary["wait"]) / 1e9, 3),
         "requests_per_s": round(float(summary["throughput"]), 1),
         "latency": {
@@ -287,10 +287,13 @@ def _httpx(
     concurrency: int,
 ) -> dict[str, Any]:
     """Send each of ``bodies`` once with ``concurrency`` httpx clients."""
-    latencies, errors, seconds = asyncio.run(_drive(server, path, bodies, concurrency))
+    latencies, statuses, seconds = asyncio.run(
+        _drive(server, path, bodies, concurrency)
+    )
     return {
         "requests": len(bodies),
-        "errors": errors,
+        "errors": len(bodies) - statuses["200"],
+        "status_codes": dict(statuses),
         "seconds": round(seconds, 3),
         "requests_per_s": round(len(bodies) / seconds, 1),
         "latency": summarise(latencies),
@@ -343,6 +346,7 @@ def measure_authzen_batches(
         "concurrency": concurrency,
         "requests": load["requests"],
         "errors": load["errors"],
+        "status_codes": load["status_codes"],
         "evaluations_per_s": round(load["requests_per_s"] * batch_size, 1),
         "latency": load["latency"],
     }

@@ -86,14 +86,19 @@ def _connection_line(results: dict[str, Any]) -> str:
 
 
 def _floor_line(results: dict[str, Any]) -> str:
-    floor = results.get("floor")
-    if not floor:
+    floors = [
+        f"p50 {e['floor']['p50_ms']:.2f} / p99 {e['floor']['p99_ms']:.2f} ms and "
+        f"{e['floor']['client_cpu_ms']:.2f} ms client CPU at {e['size']:,} edges"
+        for e in results["sizes"]
+        if e.get("floor")
+    ]
+    if not floors:
         return "The driver's floor (`RETURN 1` on the check path): not recorded."
     return (
-        f"The driver's floor: `RETURN 1` through the same store and round trip "
-        f"took p50 {floor['p50_ms']:.2f} ms and p99 {floor['p99_ms']:.2f} ms over "
-        f"{floor['count']:,} queries, with {floor['client_cpu_ms']:.2f} ms of client "
-        "CPU each. No check can be faster on this machine with this driver."
+        "The driver's floor: `RETURN 1` through the same store and round trip, "
+        "1,000 queries right after the checks of each size: "
+        + "; ".join(floors)
+        + ". No check can be faster on this machine with this driver."
     )
 
 
@@ -190,6 +195,19 @@ def _load_rows(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _errors(load: dict[str, Any]) -> str:
+    """Return the count of non-200 responses, with their status codes if any."""
+    others = {
+        code: count
+        for code, count in load.get("status_codes", {}).items()
+        if code != "200"
+    }
+    if not others:
+        return str(load["errors"])
+    listed = ", ".join(f"{count} x {code}" for code, count in sorted(others.items()))
+    return f"{load['errors']} ({listed})"
+
+
 def _http(results: dict[str, Any]) -> list[str]:
     http = results.get("http", {})
     if "single" not in http:
@@ -221,7 +239,7 @@ def _http(results: dict[str, Any]) -> list[str]:
         rows.append(
             f"| {level.get('workers', 1)} | {level['concurrency']} | "
             f"{level['requests']:,} | {level['requests_per_s']:,.0f} | "
-            f"{_ms(s, 'p50_ms')} | {_ms(s, 'p99_ms')} | {level['errors']} |"
+            f"{_ms(s, 'p50_ms')} | {_ms(s, 'p99_ms')} | {_errors(level)} |"
         )
     rows += [
         "",
@@ -237,7 +255,7 @@ def _http(results: dict[str, Any]) -> list[str]:
             f"| {batch.get('workers', 1)} | {batch['batch_size']} | "
             f"{batch['concurrency']} | {batch['requests']:,} | "
             f"{batch['evaluations_per_s']:,.0f} | {_ms(s, 'p50_ms')} | "
-            f"{_ms(s, 'p99_ms')} | {batch['errors']} |"
+            f"{_ms(s, 'p99_ms')} | {_errors(batch)} |"
         )
     memory = http.get("memory") or {}
     by_workers = {"1": memory} if "rss_mib_idle" in memory else memory

@@ -125,6 +125,7 @@ def test_http_load_measures_api(
     for level in http["single"]:
         assert level["requests"] > 0, level
         assert level["errors"] == 0, level
+        assert level["status_codes"] == {"200": level["requests"]}, level
         assert level["requests_per_s"] > 0, level
     for batch in http["authzen_batches"]:
         assert batch["errors"] == 0, batch
@@ -132,8 +133,8 @@ def test_http_load_measures_api(
     assert http["memory"]["1"]["rss_mib_after"] > 0, http
 
 
-def test_driver_floor_measured(results: dict[str, Any]) -> None:
-    floor = results["floor"]
+def test_driver_floor_measured(size: dict[str, Any]) -> None:
+    floor = size["floor"]
     assert floor["count"] == 1_000, floor
     assert 0 < floor["p50_ms"] <= floor["p99_ms"], floor
     assert floor["client_cpu_ms"] > 0, floor
