@@ -95,8 +95,8 @@ def _floor_line(results: dict[str, Any]) -> str:
     if not floors:
         return "The driver's floor (`RETURN 1` on the check path): not recorded."
     return (
-        "The driver's floor: `RETURN 1` through the same store and round trip, "
-        "1,000 queries right after the checks of each size: "
+        "The driver's floor is `RETURN 1` through the same store and round trip. "
+        "It ran 1,000 times right after the checks of each size: "
         + "; ".join(floors)
         + ". No check can be faster on this machine with this driver."
     )
@@ -406,8 +406,9 @@ def _section(title: str, results: dict[str, Any]) -> list[str]:
         "",
         "### Load on the machine",
         "",
-        "Other engineers' processes ran on the same 2 cores during the run, so "
-        "latencies are noisy; the load averages bracket each size.",
+        "The 1-minute load averages bracket each size. The bench itself keeps "
+        "Neo4j and one client busy, so a load near 2 fills both cores, and more "
+        "than that means other processes were waiting for a core too.",
         "",
         *_load_rows(results),
         "",
