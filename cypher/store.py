@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ from neo4j.exceptions import (
 logger = logging.getLogger("delegraph.store")
 
 SCHEMA_VERSION = 1
+# Attempts of a read_query, and the pause in seconds before the second one
+# (it grows by the same step each time).
+READ_ATTEMPTS = 3
+RETRY_PAUSE = 0.01
 
 T = TypeVar("T")
 Work = Callable[[ManagedTransaction], T]
@@ -166,18 +171,28 @@ class Store:
 
         This takes one round trip (RUN and PULL) where ``read`` takes two
         (BEGIN, RUN and PULL, then COMMIT), so the check path uses it. A
-        retryable failure is retried once at once; a read changes nothing, so
-        the retry is safe. A second failure raises StoreUnavailable.
+        retryable failure is tried again after a pause of RETRY_PAUSE times
+        the attempt number, READ_ATTEMPTS times in all; a read changes
+        nothing, so the retry is safe. Such failures include a server restart
+        and a read that met a concurrent write (Transaction.Outdated, seen
+        while the decision log wrote under load). The last failure raises
+        StoreUnavailable.
         """
         bookmarks = decode_token(consistency_token) if consistency_token else None
         with self._mapped_errors():
-            try:
-                return self._read_once(text, parameters, bookmarks)
-            except (ServiceUnavailable, SessionExpired, TransientError) as error:
-                logger.info(
-                    "neo4j read failed, retrying uri=%s error=%s", self.uri, error
-                )
-                return self._read_once(text, parameters, bookmarks)
+            for attempt in range(1, READ_ATTEMPTS):
+                try:
+                    return self._read_once(text, parameters, bookmarks)
+                except (ServiceUnavailable, SessionExpired, TransientError) as error:
+                    logger.info(
+                        "neo4j read failed, retrying uri=%s attempt=%d/%d error=%s",
+                        self.uri,
+                        attempt,
+                        READ_ATTEMPTS,
+                        error,
+                    )
+                    time.sleep(RETRY_PAUSE * attempt)
+            return self._read_once(text, parameters, bookmarks)
 
     def _read_once(
         self,

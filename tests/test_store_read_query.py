@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
-from delegraph.cypher.store import Store, StoreUnavailable
+from delegraph.cypher.store import READ_ATTEMPTS, Store, StoreUnavailable
+from neo4j.exceptions import TransientError
 
 
 def _closed_port() -> int:
@@ -43,3 +45,40 @@ def test_read_query_unreachable_raises_unavailable() -> None:
             store.read_query("RETURN 1 AS one", {})
     finally:
         store.close()
+
+
+def test_read_query_retries_transient_errors(
+    clean_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two transient failures, as Transaction.Outdated gives, then the real read."""
+    real_read = clean_store._read_once
+    attempts: list[int] = []
+
+    def flaky(*args: Any) -> Any:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) < READ_ATTEMPTS:
+            raise TransientError("outdated")
+        return real_read(*args)
+
+    monkeypatch.setattr(clean_store, "_read_once", flaky)
+
+    records = clean_store.read_query("RETURN 1 AS one", {})
+
+    assert [r["one"] for r in records] == [1]
+    assert attempts == list(range(1, READ_ATTEMPTS + 1))
+
+
+def test_read_query_gives_up_after_attempts(
+    clean_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts: list[int] = []
+
+    def failing(*args: Any) -> Any:
+        attempts.append(len(attempts) + 1)
+        raise TransientError("outdated")
+
+    monkeypatch.setattr(clean_store, "_read_once", failing)
+
+    with pytest.raises(StoreUnavailable):
+        clean_store.read_query("RETURN 1 AS one", {})
+    assert len(attempts) == READ_ATTEMPTS
