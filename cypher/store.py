@@ -172,7 +172,7 @@ class Store:
         This takes one round trip (RUN and PULL) where ``read`` takes two
         (BEGIN, RUN and PULL, then COMMIT), so the check path uses it. A
         retryable failure is tried again after a pause of RETRY_PAUSE times
-        the attempt number, READ_ATTEMPTS times in all; a read changes
+        the attempt number, READ_ATTEMPTS times in all. A read changes
         nothing, so the retry is safe. Such failures include a server restart
         and a read that met a concurrent write (Transaction.Outdated, seen
         while the decision log wrote under load). The last failure raises
