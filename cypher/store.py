@@ -175,15 +175,20 @@ class Store:
         the attempt number, READ_ATTEMPTS times in all. A read changes
         nothing, so the retry is safe. Such failures include a server restart
         and a read that met a concurrent write (Transaction.Outdated, seen
-        while the decision log wrote under load). The last failure raises
-        StoreUnavailable.
+        while the decision log wrote under load). No retry starts once
+        query_timeout has passed since the first attempt, so a read fails
+        within about twice query_timeout, the bound of a single retry. The
+        last failure raises StoreUnavailable.
         """
         bookmarks = decode_token(consistency_token) if consistency_token else None
+        deadline = time.monotonic() + self.query_timeout
         with self._mapped_errors():
             for attempt in range(1, READ_ATTEMPTS):
                 try:
                     return self._read_once(text, parameters, bookmarks)
                 except (ServiceUnavailable, SessionExpired, TransientError) as error:
+                    if time.monotonic() >= deadline:
+                        raise
                     logger.info(
                         "neo4j read failed, retrying uri=%s attempt=%d/%d error=%s",
                         self.uri,

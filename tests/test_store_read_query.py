@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -82,3 +83,22 @@ def test_read_query_gives_up_after_attempts(
     with pytest.raises(StoreUnavailable):
         clean_store.read_query("RETURN 1 AS one", {})
     assert len(attempts) == READ_ATTEMPTS
+
+
+def test_read_query_no_retry_after_timeout(
+    clean_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure that arrives after query_timeout is not tried again."""
+    attempts: list[int] = []
+
+    def slow_failure(*args: Any) -> Any:
+        attempts.append(len(attempts) + 1)
+        time.sleep(clean_store.query_timeout)
+        raise TransientError("outdated")
+
+    monkeypatch.setattr(clean_store, "_read_once", slow_failure)
+    monkeypatch.setattr(clean_store, "query_timeout", 0.2)
+
+    with pytest.raises(StoreUnavailable):
+        clean_store.read_query("RETURN 1 AS one", {})
+    assert attempts == [1]
