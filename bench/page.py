@@ -87,8 +87,9 @@ def _connection_line(results: dict[str, Any]) -> str:
 
 def _floor_line(results: dict[str, Any]) -> str:
     floors = [
-        f"p50 {e['floor']['p50_ms']:.2f} / p99 {e['floor']['p99_ms']:.2f} ms and "
-        f"{e['floor']['client_cpu_ms']:.2f} ms client CPU at {e['size']:,} edges"
+        f"At {e['size']:,} edges: p50 {e['floor']['p50_ms']:.2f} ms, p99 "
+        f"{e['floor']['p99_ms']:.2f} ms, {e['floor']['client_cpu_ms']:.2f} ms of "
+        "client CPU."
         for e in results["sizes"]
         if e.get("floor")
     ]
@@ -96,9 +97,9 @@ def _floor_line(results: dict[str, Any]) -> str:
         return "The driver's floor (`RETURN 1` on the check path): not recorded."
     return (
         "The driver's floor is `RETURN 1` through the same store and round trip. "
-        "It ran 1,000 times right after the checks of each size: "
-        + "; ".join(floors)
-        + ". No check can be faster on this machine with this driver."
+        "It ran 1,000 times right after the checks of each size. "
+        + " ".join(floors)
+        + " No check can be faster on this machine with this driver."
     )
 
 

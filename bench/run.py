@@ -216,9 +216,9 @@ class Connection:
     started: neo4j_local.LocalNeo4jConfig | None
 
 
-# The page cache the full run gives a local server it starts, unless
-# DELEGRAPH_NEO4J_PAGECACHE says otherwise: the store files of the largest
-# graph took 806 MB, more than the server's default of 512 MiB.
+# The page cache that the full run gives a local server it starts, unless
+# DELEGRAPH_NEO4J_PAGECACHE is set. The store files of the largest graph
+# took 806 MB, more than the server's default of 512 MiB.
 FULL_RUN_PAGE_CACHE = "1500m"
 
 

@@ -12,8 +12,8 @@
 // A ref that is not stored gets no link; the node keeps the ref as a string.
 
 // MERGE on the id makes a retried batch write each decision once: a node
-// that already has its links is left as it is. row.at is ISO 8601 text, which
-// costs the writer far less CPU to send than a datetime parameter.
+// that already has its links is left as it is. row.at is ISO 8601 text (see
+// query_time in cypher/queries.py).
 // query: write_decisions
 UNWIND $decisions AS row
 MERGE (d:Decision {id: row.id})

@@ -3,7 +3,7 @@
 //
 // After a prelude these variables are bound for each request: subject_ref,
 // action, resource_ref, resource_type, wildcard_ref, on_behalf_of, now.
-// $now is an ISO 8601 string (cypher/checks.py says why).
+// $now is ISO 8601 text (cypher/queries.py query_time gives the reason).
 // `{{NAME}}` marks a path bound; queries.bounded_query replaces it with a
 // validated integer, because Cypher takes no parameters in path bounds.
 

@@ -1,6 +1,6 @@
 // Bulk upsert, export and CRUD of the graph. Every query takes its rows as
 // $rows (UNWIND) so that one transaction writes a whole batch. Times in rows
-// are ISO 8601 strings that datetime() parses (engine/graph.py says why).
+// are ISO 8601 text that datetime() parses (see query_time in cypher/queries.py).
 
 // query: existing_refs
 UNWIND $refs AS ref

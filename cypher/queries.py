@@ -8,6 +8,7 @@ string formatting.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import cache
 from importlib import resources
 
@@ -31,6 +32,17 @@ def _load(file_name: str) -> dict[str, str]:
 def query(file_name: str, name: str) -> str:
     """Return the text of query ``name`` in ``file_name`` (KeyError if absent)."""
     return _load(file_name)[name]
+
+
+def query_time(moment: datetime) -> str:
+    """Return ``moment`` as ISO 8601 text, for a query that parses it with datetime().
+
+    The driver converts a Python datetime parameter in pure Python, which
+    cost about 0.3 ms of client CPU per check and most of an import's time.
+    Text costs next to nothing to send, and datetime() gives the same
+    instant and offset.
+    """
+    return moment.isoformat()
 
 
 BOUND = re.compile(r"\{\{([A-Z_]+)\}\}")

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from delegraph.cypher.queries import query
+from delegraph.cypher.queries import query, query_time
 from delegraph.cypher.store import Store, StoreError
 from delegraph.engine.errors import InvalidRequest
 from delegraph.engine.graph import native_time
@@ -243,7 +243,7 @@ def _neo4j_row(record: DecisionRecord) -> dict[str, Any]:
     at = properties.pop("at")
     return {
         "id": record.id,
-        "at": at.isoformat(),
+        "at": query_time(at),
         "properties": properties,
         "wildcard": wildcard(resource_type),
         "chain": chain,

@@ -264,9 +264,9 @@ def test_decision_ties_order_by_id(
     import_document(clean_store, parse_document(GRAPH))
     moment = datetime(2030, 1, 1, tzinfo=UTC)
     engine, log = open_logged(clean_store, sink_name, tmp_path, clock=lambda: moment)
-    made = engine.check_batch([request("agent:a1", "document:q3")] * 6)
+    decisions = engine.check_batch([request("agent:a1", "document:q3")] * 6)
     assert log.flush(10)
-    expected = sorted((d.decision_id for d in made), reverse=True)
+    expected = sorted((d.decision_id for d in decisions), reverse=True)
 
     first = engine.decisions(limit=4)
     assert ids(first.items) == expected[:4]
@@ -280,14 +280,14 @@ def test_decision_ties_order_by_id(
 def test_file_reader_skips_invalid_lines(clean_store: Store, tmp_path: Path) -> None:
     import_document(clean_store, parse_document(GRAPH))
     engine, log = open_logged(clean_store, "file", tmp_path)
-    made = engine.check(request("agent:a1", "document:q3"))
+    decision = engine.check(request("agent:a1", "document:q3"))
     log.close()
     path = tmp_path / "decisions.jsonl"
     with path.open("a", encoding="utf-8") as file:
         file.write('{"decision_id": "cut-off", "at": "2030-01-0')
 
     page = engine.decisions()
-    assert ids(page.items) == [made.decision_id]
+    assert ids(page.items) == [decision.decision_id]
 
 
 def test_file_reader_missing_file_is_empty(clean_store: Store, tmp_path: Path) -> None:
